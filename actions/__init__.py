@@ -1,0 +1,1 @@
+"""Kawan Sehat custom actions, served by the rasa-sdk action server."""

@@ -1,0 +1,31 @@
+"""`python -m bot`: run the gateway."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from bot.app import create_app
+from bot.settings import Settings
+
+
+def main() -> None:
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=lambda _: logging.getLogger("bot").info(
+            "Web chat on http://%s:%d/", settings.host, settings.port
+        ),
+    )
+
+
+if __name__ == "__main__":
+    main()

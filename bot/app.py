@@ -1,0 +1,55 @@
+"""Application factory: `create_app(settings)` wires routes and owned resources."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import yaml
+from aiohttp import web
+from redis.asyncio import Redis
+
+from bot import chat, health, webchat
+from bot.errors import json_errors
+from bot.keys import HTTP_SESSION, MESSAGES, RASA, REDIS, SAFETY, SETTINGS
+from bot.rasa_client import RasaClient
+from bot.safety import SafetyNet
+from bot.settings import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MESSAGES_FILE = Path(__file__).parent / "messages.yml"
+# Large enough for a 4096-character message in any script, small enough to refuse floods.
+MAX_BODY_BYTES = 64 * 1024
+
+
+async def _http_session(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    session = aiohttp.ClientSession(raise_for_status=False)
+    app[HTTP_SESSION] = session
+    app[RASA] = RasaClient(
+        session, str(settings.rasa_url), settings.rasa_timeout_seconds, settings.rasa_token
+    )
+    yield
+    await session.close()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    redis = Redis.from_url(app[SETTINGS].redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    app[REDIS] = redis
+    yield
+    await redis.aclose()
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app[MESSAGES] = yaml.safe_load(MESSAGES_FILE.read_text(encoding="utf-8"))
+    app[SAFETY] = SafetyNet.load(PROJECT_ROOT / "domain.yml")
+    app.cleanup_ctx.extend([_http_session, _redis])
+    app.router.add_get("/", webchat.page)
+    app.router.add_static("/static/", webchat.STATIC)
+    app.router.add_post("/api/v1/chat", chat.chat)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    return app

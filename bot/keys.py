@@ -1,0 +1,18 @@
+"""Typed application state keys (no module globals)."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+from redis.asyncio import Redis
+
+from bot.rasa_client import RasaClient
+from bot.safety import SafetyNet
+from bot.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+MESSAGES = web.AppKey("messages", dict)
+SAFETY = web.AppKey("safety", SafetyNet)
+HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
+RASA = web.AppKey("rasa", RasaClient)
+REDIS = web.AppKey("redis", Redis)

@@ -1,0 +1,101 @@
+"""Rasa input channel for the Kawan Sehat gateway.
+
+Like Rasa's REST channel, but the answer also carries what the gateway's chat
+API promises: the intent, its confidence and the FAQ topic that was answered.
+Errors are reported as HTTP 500 with a JSON body instead of an empty list, so
+the gateway can tell "no reply" from "Rasa failed".
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import SlotSet, UserUttered
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+FAQ_SLOT = "last_faq_id"
+MAX_TEXT_LENGTH = 4096
+
+
+class GatewayInput(InputChannel):
+    """`POST /webhooks/gateway/webhook` with {sender, message, metadata}."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "gateway"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint("kawan_gateway_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            payload = request.json if isinstance(request.json, dict) else {}
+            sender_id = payload.get("sender")
+            text = payload.get("message")
+            metadata = payload.get("metadata")
+            if not isinstance(sender_id, str) or not sender_id:
+                return response.json({"error": "sender is required"}, status=400)
+            if not isinstance(text, str) or not text.strip():
+                return response.json({"error": "message is required"}, status=400)
+            if len(text) > MAX_TEXT_LENGTH:
+                return response.json({"error": "message is too long"}, status=413)
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(
+                    UserMessage(
+                        text,
+                        collector,
+                        sender_id,
+                        input_channel=self.name(),
+                        metadata=metadata if isinstance(metadata, dict) else None,
+                    )
+                )
+                turn = await _describe_turn(request, sender_id)
+            except Exception:
+                logger.exception("Failed to handle a gateway message")
+                return response.json({"error": "message handling failed"}, status=500)
+            return response.json({"messages": collector.messages, **turn})
+
+        return webhook
+
+
+async def _describe_turn(request: Request, sender_id: Text) -> Dict[Text, Any]:
+    """Intent, confidence, entities and answered FAQ topic of the latest turn."""
+    agent = request.app.ctx.agent
+    tracker = await agent.tracker_store.retrieve(sender_id)
+    if tracker is None:
+        return {"intent": None, "confidence": None, "faq_id": None, "entities": []}
+    parse_data = tracker.latest_message.parse_data if tracker.latest_message else {}
+    intent = parse_data.get("intent") or {}
+    return {
+        "intent": intent.get("name"),
+        "confidence": intent.get("confidence"),
+        "faq_id": _faq_answered_this_turn(tracker.events),
+        "entities": [
+            {key: entity.get(key) for key in ("entity", "value", "start", "end")}
+            for entity in parse_data.get("entities") or []
+        ],
+    }
+
+
+def _faq_answered_this_turn(events: Any) -> Optional[Text]:
+    faq_id: Optional[Text] = None
+    this_turn: List[Any] = []
+    for event in events:
+        if isinstance(event, UserUttered):
+            this_turn = []
+        this_turn.append(event)
+    for event in this_turn:
+        if isinstance(event, SlotSet) and event.key == FAQ_SLOT:
+            faq_id = event.value
+    return faq_id

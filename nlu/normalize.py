@@ -1,0 +1,106 @@
+"""Normalise everyday Indonesian chat text: slang, abbreviations, typos, elongations.
+
+Pure Python (no Rasa import) so the gateway can use the same rules as the NLU
+pipeline. Every rewrite keeps a map from old character offsets to new ones, so
+entity annotations on training examples can be moved with the text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+__all__ = ["Normalized", "SlangDictionary", "normalize"]
+
+DEFAULT_DICTIONARY = Path(__file__).parent / "data" / "slang.yml"
+
+# Words, numbers and single other characters; whitespace is kept as-is between them.
+_TOKEN = re.compile(r"[^\W_]+|\S", re.UNICODE)
+_RUN_OF_THREE = re.compile(r"(.)\1{2,}")
+_REDUPLICATION = re.compile(r"^([^\W\d_]{2,})2$")
+_NUMBER_THEN_WORD = re.compile(r"^(\d+)([^\W\d_]{2,})$")
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """Normalised text and a function from old offsets to new offsets."""
+
+    text: str
+    # boundaries[i] = (old offset, new offset) at token boundaries, increasing.
+    boundaries: tuple[tuple[int, int], ...]
+
+    def map_offset(self, old: int) -> int:
+        """The new offset of an old token boundary (or the nearest boundary before it)."""
+        new = 0
+        for old_at, new_at in self.boundaries:
+            if old_at > old:
+                break
+            new = new_at
+        return new
+
+
+class SlangDictionary:
+    """Token -> standard form(s), loaded from a YAML data file."""
+
+    def __init__(self, words: dict[str, str], keep: frozenset[str] = frozenset()) -> None:
+        self.words = {key.lower(): value.lower() for key, value in words.items()}
+        self.keep = keep
+
+    @classmethod
+    def load(cls, path: Path | str = DEFAULT_DICTIONARY) -> SlangDictionary:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        words = data.get("words") or {}
+        if not isinstance(words, dict):
+            raise ValueError(f"{path}: 'words' must be a mapping")
+        keep = frozenset(str(word).lower() for word in data.get("keep") or [])
+        return cls({str(k): str(v) for k, v in words.items()}, keep)
+
+    def rewrite(self, token: str) -> str:
+        """The standard form of one lowercase token."""
+        if token in self.keep:
+            return token
+        if token in self.words:
+            return self.words[token]
+        squeezed = _squeeze(token)
+        if squeezed != token:
+            return self.words.get(squeezed, squeezed)
+        reduplicated = _REDUPLICATION.match(token)
+        if reduplicated:
+            word = self.rewrite(reduplicated.group(1))
+            return f"{word} {word}"
+        number_word = _NUMBER_THEN_WORD.match(token)
+        if number_word:
+            number, word = number_word.groups()
+            return f"{number} {self.rewrite(word)}"
+        return token
+
+
+def _squeeze(token: str) -> str:
+    """Collapse letters typed three or more times ("tolonggg", "halooo", "maaaf")."""
+    if not _RUN_OF_THREE.search(token):
+        return token
+    squeezed = _RUN_OF_THREE.sub(r"\1\1", token)
+    # Indonesian words do not end in a doubled letter: "halooo" -> "haloo" -> "halo".
+    if len(squeezed) > 2 and squeezed[-1] == squeezed[-2]:
+        squeezed = squeezed[:-1]
+    return squeezed
+
+
+def normalize(text: str, dictionary: SlangDictionary) -> Normalized:
+    """Lowercase, rewrite each token through the dictionary, collapse whitespace."""
+    pieces: list[str] = []
+    boundaries: list[tuple[int, int]] = [(0, 0)]
+    length = 0
+    for match in _TOKEN.finditer(text):
+        if pieces:
+            pieces.append(" ")
+            length += 1
+        boundaries.append((match.start(), length))
+        rewritten = dictionary.rewrite(match.group().lower())
+        pieces.append(rewritten)
+        length += len(rewritten)
+        boundaries.append((match.end(), length))
+    return Normalized("".join(pieces), tuple(boundaries))

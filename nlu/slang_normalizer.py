@@ -1,0 +1,85 @@
+"""Rasa component: rewrite informal Indonesian before tokenising (see nlu/normalize.py)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_VALUE,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlu.normalize import DEFAULT_DICTIONARY, SlangDictionary, normalize
+
+ORIGINAL_TEXT = "original_text"
+INTENT_PAYLOAD_PREFIX = "/"
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+class SlangNormalizer(GraphComponent):
+    """Replaces slang, abbreviations and common misspellings from a data file."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"dictionary": str(DEFAULT_DICTIONARY)}
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SlangNormalizer":
+        return cls(config)
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
+        """Retrain when the dictionary or this code changes, not only the config."""
+        digest = hashlib.sha256()
+        for path in (Path(config["dictionary"]), Path(__file__).with_name("normalize.py")):
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self._dictionary = SlangDictionary.load(config["dictionary"])
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        for example in training_data.training_examples:
+            self._normalize_message(example)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self._normalize_message(message)
+        return messages
+
+    def _normalize_message(self, message: Message) -> None:
+        text = message.get(TEXT)
+        if not text or text.startswith(INTENT_PAYLOAD_PREFIX):
+            return  # empty, or a button payload such as "/imunisasi.kipi"
+        result = normalize(text, self._dictionary)
+        if result.text == text:
+            return
+        message.set(ORIGINAL_TEXT, text, add_to_output=True)
+        message.set(TEXT, result.text)
+        entities = message.get(ENTITIES) or []
+        for entity in entities:
+            start, end = entity[ENTITY_ATTRIBUTE_START], entity[ENTITY_ATTRIBUTE_END]
+            was_literal = entity.get(ENTITY_ATTRIBUTE_VALUE) == text[start:end]
+            entity[ENTITY_ATTRIBUTE_START] = result.map_offset(start)
+            entity[ENTITY_ATTRIBUTE_END] = result.map_offset(end)
+            if was_literal:
+                new_start, new_end = entity[ENTITY_ATTRIBUTE_START], entity[ENTITY_ATTRIBUTE_END]
+                entity[ENTITY_ATTRIBUTE_VALUE] = result.text[new_start:new_end]

@@ -1,0 +1,247 @@
+"""Start the whole assistant locally: Redis (or an embedded stand-in), the action
+server, Rasa and the gateway. `make run` calls this; tests and benchmarks use
+`Stack` to run the same processes.
+
+With no REDIS_URL, an embedded Redis-compatible store (fakeredis) serves on a
+local port for every process, and nothing is kept after it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+RASA_BIN = ROOT / ".venv" / "rasa" / "bin" / "rasa"
+APP_PYTHON = ROOT / ".venv" / "app" / "bin" / "python"
+MODEL = ROOT / "models" / "kawan-sehat.tar.gz"
+QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    "RASA_TELEMETRY_ENABLED": "false",
+    "PYTHONWARNINGS": "ignore",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_embedded_redis() -> str:
+    """A fakeredis server in a background thread of this process; returns its URL."""
+    from fakeredis import TcpFakeServer
+
+    port = free_port()
+    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    threading.Thread(target=server.serve_forever, daemon=True, name="embedded-redis").start()
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def endpoints_yaml(redis_url: str, actions_port: int, prefix: str) -> str:
+    """Rasa endpoints: action server, and tracker and lock stores on Redis."""
+    url = urlparse(redis_url)
+    db = (url.path or "/0").lstrip("/") or "0"
+    password = f"\n  password: {url.password}" if url.password else ""
+    ssl = "true" if url.scheme == "rediss" else "false"
+    host = url.hostname or "127.0.0.1"
+    redis = f"  url: {host}\n  port: {url.port or 6379}\n  db: {db}{password}\n  use_ssl: {ssl}"
+    prefix = prefix.rstrip(":")
+    return (
+        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
+        f"tracker_store:\n  type: redis\n{redis}\n  key_prefix: {prefix}\n  record_exp: 2592000\n"
+        f"lock_store:\n  type: redis\n{redis}\n  key_prefix: {prefix}\n"
+    )
+
+
+def wait_http(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        with (
+            contextlib.suppress(urllib.error.URLError, OSError),
+            urllib.request.urlopen(url, timeout=2) as response,
+        ):
+            if response.status == 200:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+@dataclass
+class Stack:
+    """The assistant's processes, started in dependency order and stopped in reverse."""
+
+    redis_url: str | None = None
+    redis_prefix: str = "ks:"
+    gateway_port: int = 8080
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    log_dir: Path = ROOT / "build" / "logs"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    embedded_redis: bool = False
+
+    def start(self, rasa_timeout: float = 300.0) -> None:
+        if not MODEL.exists():
+            raise FileNotFoundError(f"{MODEL} is missing: run `make train` first")
+        if not self.redis_url:
+            self.redis_url = start_embedded_redis()
+            self.embedded_redis = True
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            **QUIET_ENV,
+            "PYTHONPATH": str(ROOT),
+            "REDIS_URL": self.redis_url,
+            "KS_REDIS_PREFIX": self.redis_prefix,
+            **self.extra_env,
+        }
+        self._publish_content(env)
+        endpoints = self.log_dir / f"endpoints-{self.rasa_port}.yml"
+        endpoints.write_text(endpoints_yaml(self.redis_url, self.actions_port, self.redis_prefix))
+        self._spawn(
+            "actions",
+            [
+                str(APP_PYTHON),
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "-p",
+                str(self.actions_port),
+            ],
+            {**env, "SANIC_HOST": "127.0.0.1"},
+        )
+        self._spawn(
+            "rasa",
+            [
+                str(RASA_BIN),
+                "run",
+                "--enable-api",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(self.rasa_port),
+                "--model",
+                str(MODEL),
+                "--credentials",
+                str(ROOT / "credentials.yml"),
+                "--endpoints",
+                str(endpoints),
+            ],
+            env,
+        )
+        self._spawn(
+            "gateway",
+            [str(APP_PYTHON), "-m", "bot"],
+            {
+                **env,
+                "PORT": str(self.gateway_port),
+                "RASA_URL": f"http://127.0.0.1:{self.rasa_port}",
+            },
+        )
+        wait_http(f"http://127.0.0.1:{self.actions_port}/health", 60, self.processes["actions"])
+        wait_http(f"http://127.0.0.1:{self.gateway_port}/healthz", 60, self.processes["gateway"])
+        wait_http(f"http://127.0.0.1:{self.rasa_port}/status", rasa_timeout, self.processes["rasa"])
+        wait_http(f"http://127.0.0.1:{self.gateway_port}/readyz", 30, self.processes["gateway"])
+
+    @property
+    def chat_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}/"
+
+    def _publish_content(self, env: dict[str, str]) -> None:
+        subprocess.run(
+            [str(APP_PYTHON), "-m", "actions.content", "publish", str(ROOT / "data" / "faq")],
+            env=env,
+            cwd=ROOT,
+            check=True,
+        )
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        log = open(self.log_dir / f"{name}-{self.gateway_port}.log", "wb")  # noqa: SIM115
+        self.processes[name] = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def stop(self) -> None:
+        for process in reversed(list(self.processes.values())):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()
+
+
+def main() -> int:
+    redis_url = os.environ.get("REDIS_URL")
+    stack = Stack(
+        redis_url=redis_url,
+        gateway_port=int(os.environ.get("PORT", "8080")),
+        rasa_port=int(os.environ.get("RASA_PORT", "5005")),
+        actions_port=int(os.environ.get("ACTIONS_PORT", "5055")),
+    )
+    if not redis_url:
+        print(
+            "REDIS_URL is not set: using an embedded Redis-compatible store (fakeredis);"
+            " nothing is kept after this stops."
+        )
+    for name, variables in {
+        "Telegram": ["TELEGRAM_BOT_TOKEN"],
+        "WhatsApp": ["WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET"],
+    }.items():
+        if not all(os.environ.get(v) for v in variables):
+            print(f"{name}: off ({', '.join(variables)} not set); the web chat still runs.")
+    print("Starting the action server, Rasa (the model takes a minute to load) and the gateway...")
+    try:
+        stack.start()
+    except (RuntimeError, TimeoutError) as error:
+        print(f"Start-up failed: {error}. Logs: {stack.log_dir}", file=sys.stderr)
+        stack.stop()
+        return 1
+    print(
+        f"Kawan Sehat is ready. Web chat: {stack.chat_url}  (logs in {stack.log_dir}; Ctrl+C stops)"
+    )
+    stopping = asyncio.Event()
+    loop = asyncio.new_event_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+
+    async def watch() -> None:
+        while not stopping.is_set():
+            dead = [n for n, p in stack.processes.items() if p.poll() is not None]
+            if dead:
+                print(
+                    f"{', '.join(dead)} stopped unexpectedly; see {stack.log_dir}", file=sys.stderr
+                )
+                return
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=1.0)
+
+    try:
+        loop.run_until_complete(watch())
+    finally:
+        stack.stop()
+        loop.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The whole assistant: Rasa 3.6 (its own Python 3.10 environment) with the trained
+model, the rasa-sdk 3.21 action server and the gateway, on real Redis.
+
+This is the proof that rasa-sdk 3.21 answers Rasa 3.6's action-server protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from actions.content import ContentStore
+from scripts.stack import MODEL, Stack, free_port
+from tests.conftest import TEST_REDIS_URL
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: `make test` trains it before this test")
+    running = Stack(
+        redis_url=TEST_REDIS_URL,
+        redis_prefix=f"kstest:{uuid.uuid4().hex[:8]}:",
+        gateway_port=free_port(),
+        rasa_port=free_port(),
+        actions_port=free_port(),
+    )
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+        asyncio.run(_clean(running.redis_prefix))
+
+
+async def _clean(prefix: str) -> None:
+    client = Redis.from_url(TEST_REDIS_URL)
+    keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+def chat(stack: Stack, text: str, user: str | None = None) -> tuple[int, dict[str, Any]]:
+    body = json.dumps({"user_id": user or uuid.uuid4().hex, "text": text}).encode()
+    request = urllib.request.Request(
+        f"{stack.chat_url}api/v1/chat", data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_greeting_shows_the_menu(stack: Stack) -> None:
+    status, body = chat(stack, "halo min")
+    assert status == 200
+    assert body["intent"] == "greet"
+    assert "Kawan Sehat" in body["replies"][0]["text"]
+    assert any(b["payload"] == "/imunisasi.jadwal" for b in body["replies"][0]["buttons"])
+
+
+def test_faq_answer_comes_from_the_action_server_with_its_source(stack: Stack) -> None:
+    status, body = chat(stack, "jadwal imunisasi bayi lengkap apa aja ya")
+    assert status == 200
+    assert body["intent"] == "imunisasi.jadwal"
+    assert body["faq_id"] == "imunisasi.jadwal"
+    assert 0 < body["confidence"] <= 1
+    [reply] = body["replies"]
+    assert "Sumber:" in reply["text"]
+    assert reply["buttons"], "related topics are offered as buttons"
+
+
+def test_related_topic_button_answers_that_topic(stack: Stack) -> None:
+    status, body = chat(stack, "/imunisasi.kipi")
+    assert status == 200
+    assert body["faq_id"] == "imunisasi.kipi"
+
+
+def test_danger_sign_gets_the_emergency_reply_first(stack: Stack) -> None:
+    status, body = chat(stack, "anak sy kejang2 dari tadi, abis imunisasi kemarin")
+    assert status == 200
+    assert body["intent"] == "emergency"
+    first = body["replies"][0]["text"]
+    assert "119" in first and "SEKARANG" in first
+
+
+def test_says_it_is_automated_when_asked(stack: Stack) -> None:
+    _, body = chat(stack, "kamu robot ya?")
+    assert body["intent"] == "bot_challenge"
+    assert "otomatis" in body["replies"][0]["text"]
+
+
+def test_content_edit_takes_effect_without_retraining(stack: Stack) -> None:
+    async def edit() -> None:
+        client = Redis.from_url(TEST_REDIS_URL)
+        store = ContentStore(client, stack.redis_prefix)
+        entry = await store.get("ptm.cerdik")
+        assert entry is not None
+        await store.put(entry.model_copy(update={"answer": entry.answer + " Uji suntingan."}))
+        await client.aclose()
+
+    asyncio.run(edit())
+    _, body = chat(stack, "cerdik itu apa")
+    assert body["faq_id"] == "ptm.cerdik"
+    assert "Uji suntingan." in body["replies"][0]["text"]
+
+
+def test_conversation_is_kept_per_user(stack: Stack) -> None:
+    user = uuid.uuid4().hex
+    chat(stack, "halo", user)
+    status, body = chat(stack, "makasih ya", user)
+    assert status == 200
+    assert body["intent"] == "thanks"

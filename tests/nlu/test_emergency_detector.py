@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from nlu.emergency_detector import EmergencyDetector
+
+
+@pytest.fixture
+def detector(component_kwargs: Dict[str, Any]) -> EmergencyDetector:
+    return EmergencyDetector.create(EmergencyDetector.get_default_config(), **component_kwargs)
+
+
+def classified(text: str, intent: str, confidence: float) -> Message:
+    ranking = [{"name": intent, "confidence": confidence}, {"name": "greet", "confidence": 0.01}]
+    return Message(
+        data={
+            "text": text,
+            "intent": {"name": intent, "confidence": confidence},
+            "intent_ranking": ranking,
+        }
+    )
+
+
+def test_danger_sign_overrides_the_classifier_and_keeps_its_ranking(
+    detector: EmergencyDetector,
+) -> None:
+    [message] = detector.process(
+        [classified("anak saya kejang imunisasi apa", "imunisasi.jadwal", 0.8)]
+    )
+    assert message.get("intent") == {"name": "emergency", "confidence": 1.0}
+    ranking = message.get("intent_ranking")
+    assert [r["name"] for r in ranking[:2]] == ["emergency", "imunisasi.jadwal"]
+    assert message.get("emergency_sign") == "kejang"
+
+
+def test_fallback_is_overridden_too(detector: EmergencyDetector) -> None:
+    [message] = detector.process([classified("pengen mati aja rasanya", "nlu_fallback", 0.45)])
+    assert message.get("intent")["name"] == "emergency"
+
+
+def test_ordinary_question_is_untouched(detector: EmergencyDetector) -> None:
+    [message] = detector.process([classified("jadwal imunisasi bayi", "imunisasi.jadwal", 0.9)])
+    assert message.get("intent") == {"name": "imunisasi.jadwal", "confidence": 0.9}
+    assert message.get("emergency_sign") is None
+
+
+def test_typed_text_is_checked_as_well_as_normalised_text(detector: EmergencyDetector) -> None:
+    message = classified("tidak apa apa", "greet", 0.5)
+    message.set("original_text", "anak saya kejang")
+    [result] = detector.process([message])
+    assert result.get("intent")["name"] == "emergency"

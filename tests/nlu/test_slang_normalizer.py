@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlu.slang_normalizer import SlangNormalizer
+
+
+@pytest.fixture
+def normalizer(component_kwargs: Dict[str, Any]) -> SlangNormalizer:
+    return SlangNormalizer.create(SlangNormalizer.get_default_config(), **component_kwargs)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("gmn cara cegah dbd", "bagaimana cara cegah dbd"),
+        ("bumil gak boleh makan apa", "ibu hamil tidak boleh makan apa"),
+        ("jadwal imun yg lengkap", "jadwal imunisasi yang lengkap"),
+    ],
+)
+def test_process_rewrites_slang(normalizer: SlangNormalizer, typed: str, expected: str) -> None:
+    [message] = normalizer.process([Message(data={"text": typed})])
+    assert message.get("text") == expected
+    assert message.get("original_text") == typed
+
+
+def test_button_payloads_are_left_alone(normalizer: SlangNormalizer) -> None:
+    [message] = normalizer.process([Message(data={"text": "/imunisasi.kipi"})])
+    assert message.get("text") == "/imunisasi.kipi"
+
+
+def test_entity_offsets_move_with_the_text(normalizer: SlangNormalizer) -> None:
+    text = "jadwal posy yg di desa Lambale kpn"
+    start = text.index("Lambale")
+    example = Message(
+        data={
+            "text": text,
+            "intent": "ask_posyandu_schedule",
+            "entities": [{"entity": "desa", "start": start, "end": start + 7, "value": "Lambale"}],
+        }
+    )
+    normalizer.process_training_data(TrainingData([example]))
+    [entity] = example.get("entities")
+    assert example.get("text")[entity["start"] : entity["end"]] == "lambale"
+    assert entity["value"] == "lambale"
+
+
+def test_synonym_values_are_kept(normalizer: SlangNormalizer) -> None:
+    example = Message(
+        data={
+            "text": "posy kec Kulisusu Utra",
+            "entities": [{"entity": "kecamatan", "start": 9, "end": 22, "value": "Kulisusu Utara"}],
+        }
+    )
+    normalizer.process_training_data(TrainingData([example]))
+    [entity] = example.get("entities")
+    assert example.get("text")[entity["start"] : entity["end"]] == "kulisusu utra"
+    assert entity["value"] == "Kulisusu Utara"
+
+
+def test_fingerprint_changes_with_the_dictionary(tmp_path: Any) -> None:
+    dictionary = tmp_path / "slang.yml"
+    dictionary.write_text("words:\n  gk: tidak\n")
+    before = SlangNormalizer.fingerprint_addon({"dictionary": str(dictionary)})
+    dictionary.write_text("words:\n  gk: tidak\n  yg: yang\n")
+    assert SlangNormalizer.fingerprint_addon({"dictionary": str(dictionary)}) != before
