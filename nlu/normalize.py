@@ -18,7 +18,7 @@ __all__ = ["Normalized", "SlangDictionary", "normalize"]
 DEFAULT_DICTIONARY = Path(__file__).parent / "data" / "slang.yml"
 
 # Words, numbers and single other characters; whitespace is kept as-is between them.
-_TOKEN = re.compile(r"[^\W_]+|\S", re.UNICODE)
+_TOKEN = re.compile(r"\d+(?:[./:-]\d+)+|[^\W_]+|\S", re.UNICODE)
 _RUN_OF_THREE = re.compile(r"(.)\1{2,}")
 _REDUPLICATION = re.compile(r"^([^\W\d_]{2,})2$")
 _NUMBER_THEN_WORD = re.compile(r"^(\d+)([^\W\d_]{2,})$")
@@ -26,19 +26,26 @@ _NUMBER_THEN_WORD = re.compile(r"^(\d+)([^\W\d_]{2,})$")
 
 @dataclass(frozen=True)
 class Normalized:
-    """Normalised text and a function from old offsets to new offsets."""
+    """Normalised text, and where each original token went."""
 
     text: str
-    # boundaries[i] = (old offset, new offset) at token boundaries, increasing.
-    boundaries: tuple[tuple[int, int], ...]
+    # One (old start, old end, new start, new end) per token, in order.
+    spans: tuple[tuple[int, int, int, int], ...]
 
-    def map_offset(self, old: int) -> int:
-        """The new offset of an old token boundary (or the nearest boundary before it)."""
+    def map_start(self, old: int) -> int:
+        """New offset for an old start offset (inside a token: that token's start)."""
+        for _, old_end, new_start, _ in self.spans:
+            if old_end > old:
+                return new_start
+        return len(self.text)
+
+    def map_end(self, old: int) -> int:
+        """New offset for an old end offset (inside a token: that token's end)."""
         new = 0
-        for old_at, new_at in self.boundaries:
-            if old_at > old:
+        for old_start, _, _, new_end in self.spans:
+            if old_start >= old:
                 break
-            new = new_at
+            new = new_end
         return new
 
 
@@ -92,15 +99,14 @@ def _squeeze(token: str) -> str:
 def normalize(text: str, dictionary: SlangDictionary) -> Normalized:
     """Lowercase, rewrite each token through the dictionary, collapse whitespace."""
     pieces: list[str] = []
-    boundaries: list[tuple[int, int]] = [(0, 0)]
+    spans: list[tuple[int, int, int, int]] = []
     length = 0
     for match in _TOKEN.finditer(text):
         if pieces:
             pieces.append(" ")
             length += 1
-        boundaries.append((match.start(), length))
         rewritten = dictionary.rewrite(match.group().lower())
         pieces.append(rewritten)
+        spans.append((match.start(), match.end(), length, length + len(rewritten)))
         length += len(rewritten)
-        boundaries.append((match.end(), length))
-    return Normalized("".join(pieces), tuple(boundaries))
+    return Normalized("".join(pieces), tuple(spans))

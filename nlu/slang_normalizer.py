@@ -78,8 +78,8 @@ class SlangNormalizer(GraphComponent):
         for entity in entities:
             start, end = entity[ENTITY_ATTRIBUTE_START], entity[ENTITY_ATTRIBUTE_END]
             was_literal = entity.get(ENTITY_ATTRIBUTE_VALUE) == text[start:end]
-            entity[ENTITY_ATTRIBUTE_START] = result.map_offset(start)
-            entity[ENTITY_ATTRIBUTE_END] = result.map_offset(end)
+            entity[ENTITY_ATTRIBUTE_START] = result.map_start(start)
+            entity[ENTITY_ATTRIBUTE_END] = result.map_end(end)
             if was_literal:
                 new_start, new_end = entity[ENTITY_ATTRIBUTE_START], entity[ENTITY_ATTRIBUTE_END]
                 entity[ENTITY_ATTRIBUTE_VALUE] = result.text[new_start:new_end]

@@ -52,7 +52,14 @@ def test_offsets_follow_the_rewritten_text(dictionary: SlangDictionary) -> None:
     text = "posy di desa Lambale kpn"
     result = normalize(text, dictionary)
     start, end = text.index("Lambale"), text.index("Lambale") + len("Lambale")
-    assert result.text[result.map_offset(start) : result.map_offset(end)] == "lambale"
+    assert result.text[result.map_start(start) : result.map_end(end)] == "lambale"
+
+
+def test_entity_glued_to_punctuation_keeps_exact_bounds(dictionary: SlangDictionary) -> None:
+    text = "lahir 20/11/2024, tolong daftarkan"
+    start, end = text.index("20"), text.index(",")
+    result = normalize(text, dictionary)
+    assert result.text[result.map_start(start) : result.map_end(end)] == "20/11/2024"
 
 
 def test_custom_dictionary_is_used() -> None:

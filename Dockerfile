@@ -1,0 +1,68 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build: `--target rasa`, `--target actions`, `--target bot`.
+# Not built here (no Docker engine on the development machines); kept correct by reading.
+
+# ---- Rasa 3.6 (Python 3.10 only) --------------------------------------------
+FROM python:3.10-slim-bookworm AS rasa-deps
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY requirements/rasa.txt /tmp/rasa.txt
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install 'pip<25' wheel \
+ && /opt/venv/bin/pip install -r /tmp/rasa.txt
+
+FROM rasa-deps AS rasa-train
+WORKDIR /app
+COPY scripts/build_spacy_model.py scripts/
+RUN /opt/venv/bin/python scripts/build_spacy_model.py build/spacy-id
+COPY config.yml domain.yml credentials.yml endpoints.yml ./
+COPY nlu/ nlu/
+COPY connectors/ connectors/
+COPY data/nlu/ data/nlu/
+COPY data/rules/ data/rules/
+COPY data/stories/ data/stories/
+ENV PYTHONPATH=/app TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false
+RUN /opt/venv/bin/rasa train --fixed-model-name kawan-sehat --out models --quiet
+
+FROM python:3.10-slim-bookworm AS rasa
+RUN useradd --create-home --uid 10001 kawan
+COPY --from=rasa-deps /opt/venv /opt/venv
+WORKDIR /app
+COPY --from=rasa-train --chown=kawan /app /app
+USER kawan
+ENV PYTHONPATH=/app TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false \
+    SQLALCHEMY_SILENCE_UBER_WARNING=1 HOME=/home/kawan
+EXPOSE 5005
+ENTRYPOINT ["/opt/venv/bin/rasa"]
+CMD ["run", "--enable-api", "-i", "0.0.0.0", "-p", "5005", "--model", "models/kawan-sehat.tar.gz", \
+     "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"]
+
+# ---- Gateway and action server (Python 3.11) --------------------------------
+FROM python:3.11-slim-bookworm AS app-deps
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY requirements/app.txt /tmp/app.txt
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install -r /tmp/app.txt
+
+FROM python:3.11-slim-bookworm AS app-base
+RUN useradd --create-home --uid 10001 kawan
+COPY --from=app-deps /opt/venv /opt/venv
+WORKDIR /app
+COPY --chown=kawan domain.yml ./
+COPY --chown=kawan nlu/__init__.py nlu/normalize.py nlu/emergency.py nlu/
+COPY --chown=kawan nlu/data/ nlu/data/
+COPY --chown=kawan actions/ actions/
+COPY --chown=kawan data/faq/ data/faq/
+USER kawan
+ENV PYTHONPATH=/app PATH=/opt/venv/bin:$PATH
+
+FROM app-base AS actions
+ENV SANIC_HOST=0.0.0.0
+EXPOSE 5055
+# Publishes the reviewed FAQ content to Redis, then serves the actions.
+CMD ["sh", "-c", "python -m actions.content publish data/faq && exec python -m rasa_sdk --actions actions -p 5055"]
+
+FROM app-base AS bot
+COPY --chown=kawan bot/ bot/
+ENV HOST=0.0.0.0 PORT=8080
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=2)"
+CMD ["python", "-m", "bot"]
