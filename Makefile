@@ -85,7 +85,7 @@ validate: $(VENV_RASA)/.installed $(VENV_APP)/.installed ## rasa data validate, 
 .PHONY: test-stories
 test-stories: $(MODEL) ## Rasa test stories (real Indonesian text) against the trained model
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
-		--fail-on-prediction-errors --out build/results --quiet
+		--fail-on-prediction-errors --e2e --out build/results --quiet
 
 .PHONY: test-e2e
 test-e2e: $(MODEL) $(VENV_APP)/.installed ## The whole stack: Rasa 3.6 + rasa-sdk action server + gateway
@@ -94,6 +94,10 @@ test-e2e: $(MODEL) $(VENV_APP)/.installed ## The whole stack: Rasa 3.6 + rasa-sd
 .PHONY: bench-nlu
 bench-nlu: venvs $(MODEL) ## Held-out NLU accuracy and chat API latency (bench/heldout.yml)
 	$(APP_PY) -m bench.nlu
+
+.PHONY: bench-tokenizers
+bench-tokenizers: venvs $(SPACY_MODEL)/meta.json ## spaCy tokenizer+lemmas vs whitespace tokenizer on the held-out set
+	bench/tokenizers.sh
 
 .PHONY: lock
 lock: ## Re-pin both environments from requirements/*.in

@@ -32,8 +32,8 @@
     log.scrollTop = log.scrollHeight;
   }
 
-  async function send(text, shown) {
-    add("user", shown || text);
+  async function send(text, shown, silent) {
+    if (!silent) add("user", shown || text);
     try {
       const response = await fetch(api, {
         method: "POST",
@@ -56,5 +56,5 @@
     input.value = "";
     send(text);
   });
-  send("halo");
+  send("/greet", "", true);  // the greeting and menu, without a user bubble
 })();

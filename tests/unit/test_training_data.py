@@ -69,3 +69,11 @@ def test_every_faq_topic_has_content_a_rule_and_a_domain_intent() -> None:
     assert faq <= set(domain["intents"])
     assert faq <= ruled
     assert faq <= content, f"missing content: {sorted(faq - content)}"
+
+
+def test_responses_used_by_actions_exist_in_the_domain() -> None:
+    from actions import constants
+
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    used = {value for name, value in vars(constants).items() if name.startswith("RESPONSE_")}
+    assert used and used <= set(domain["responses"])
