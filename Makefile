@@ -34,14 +34,14 @@ venvs: $(VENV_RASA)/.installed $(VENV_APP)/.installed ## Create both environment
 
 $(VENV_RASA)/.installed: requirements/rasa.txt
 	rm -rf $(VENV_RASA)
-	"$$(scripts/find-python310.sh)" -m venv $(VENV_RASA)
+	"$$(scripts/find-python.sh 3.10)" -m venv $(VENV_RASA)
 	$(RASA_PY) -m pip install -q 'pip<25' wheel
 	$(RASA_PY) -m pip install -q -r requirements/rasa.txt
 	touch $@
 
 $(VENV_APP)/.installed: requirements/app.txt
 	rm -rf $(VENV_APP)
-	"$$(scripts/find-python311.sh)" -m venv $(VENV_APP)
+	"$$(scripts/find-python.sh 3.11)" -m venv $(VENV_APP)
 	$(APP_PY) -m pip install -q -U pip
 	$(APP_PY) -m pip install -q -r requirements/app.txt
 	touch $@
@@ -102,8 +102,8 @@ bench-tokenizers: venvs $(SPACY_MODEL)/meta.json ## spaCy tokenizer+lemmas vs wh
 .PHONY: lock
 lock: ## Re-pin both environments from requirements/*.in
 	rm -rf build/lock && mkdir -p build/lock
-	"$$(scripts/find-python310.sh)" -m venv build/lock/rasa && build/lock/rasa/bin/pip install -q 'pip<25' && build/lock/rasa/bin/pip install -q -r requirements/rasa.in
-	"$$(scripts/find-python311.sh)" -m venv build/lock/app && build/lock/app/bin/pip install -q -r requirements/app.in
+	"$$(scripts/find-python.sh 3.10)" -m venv build/lock/rasa && build/lock/rasa/bin/pip install -q 'pip<25' && build/lock/rasa/bin/pip install -q -r requirements/rasa.in
+	"$$(scripts/find-python.sh 3.11)" -m venv build/lock/app && build/lock/app/bin/pip install -q -r requirements/app.in
 	(echo "# Full pinned set for the Rasa environment (python3.10). Regenerate: make lock"; build/lock/rasa/bin/pip freeze) > requirements/rasa.txt
 	(echo "# Full pinned set for the gateway/action environment (python3.11). Regenerate: make lock"; build/lock/app/bin/pip freeze) > requirements/app.txt
 

@@ -7,14 +7,9 @@ message also asked.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
@@ -24,6 +19,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
+from nlu.data_file_component import DataFileComponent
 from nlu.emergency import DEFAULT_RULES, EmergencyRules
 from nlu.slang_normalizer import ORIGINAL_TEXT
 
@@ -32,31 +28,18 @@ EMERGENCY_SIGN = "emergency_sign"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class EmergencyDetector(GraphComponent):
+class EmergencyDetector(DataFileComponent):
     """Sets intent `emergency` (confidence 1.0) when a danger sign is described."""
+
+    data_key = "rules"
+    rule_modules = ("emergency",)
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"rules": str(DEFAULT_RULES)}
 
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "EmergencyDetector":
-        return cls(config)
-
-    @classmethod
-    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
-        digest = hashlib.sha256()
-        for path in (Path(config["rules"]), Path(__file__).with_name("emergency.py")):
-            digest.update(path.read_bytes())
-        return digest.hexdigest()
-
     def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
         self._rules = EmergencyRules.load(config["rules"])
 
     def process(self, messages: List[Message]) -> List[Message]:

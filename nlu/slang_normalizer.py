@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import (
     ENTITIES,
     ENTITY_ATTRIBUTE_END,
@@ -20,6 +15,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from nlu.data_file_component import DataFileComponent
 from nlu.normalize import DEFAULT_DICTIONARY, SlangDictionary, normalize
 
 ORIGINAL_TEXT = "original_text"
@@ -27,32 +23,18 @@ INTENT_PAYLOAD_PREFIX = "/"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
-class SlangNormalizer(GraphComponent):
+class SlangNormalizer(DataFileComponent):
     """Replaces slang, abbreviations and common misspellings from a data file."""
+
+    data_key = "dictionary"
+    rule_modules = ("normalize",)
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"dictionary": str(DEFAULT_DICTIONARY)}
 
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "SlangNormalizer":
-        return cls(config)
-
-    @classmethod
-    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
-        """Retrain when the dictionary or this code changes, not only the config."""
-        digest = hashlib.sha256()
-        for path in (Path(config["dictionary"]), Path(__file__).with_name("normalize.py")):
-            digest.update(path.read_bytes())
-        return digest.hexdigest()
-
     def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
         self._dictionary = SlangDictionary.load(config["dictionary"])
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
