@@ -56,7 +56,8 @@ class RasaClient:
                     raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
                 body = await response.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
-            raise RasaUnavailable(f"Rasa request failed: {error!r}") from error
+            # The class name only: a URL in the message could carry RASA_TOKEN into the logs.
+            raise RasaUnavailable(f"Rasa request failed: {type(error).__name__}") from error
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             raise RasaUnavailable("Rasa answered with an unexpected body")
         confidence = body.get("confidence")

@@ -37,6 +37,9 @@ def sign(rules: EmergencyRules, dictionary: SlangDictionary, text: str) -> str |
         "anak kecil minum baygon",
         "ANAK SAYA KEJANG, imunisasi apa ya?",
         "hamil 6 bulan sakit kepala hebat pandangan kabur",
+        "seminggu setelah melahirkan darahnya masih ngucur deras",
+        "habis persalinan kemarin darah nifas keluar banyak sekali",
+        "hamil muda darah yg keluar menggumpal",
     ],
 )
 def test_danger_signs_are_caught(
@@ -57,6 +60,7 @@ def test_danger_signs_are_caught(
         "harga bitcoin berapa",
         "nomor ambulans berapa",
         "cara atasi diare anak",
+        "darah nifas normalnya keluar berapa hari",
     ],
 )
 def test_information_questions_are_not_emergencies(
