@@ -1,0 +1,1 @@
+"""Posyandu directory: regions, records, schedules, lookup by name and by location."""
