@@ -60,15 +60,11 @@ async def chat(request: web.Request) -> web.Response:
     chat_request = _parse(await read_json_object(request), settings.max_text_chars)
 
     if chat_request.location is not None:
-        response = ChatResponse(
-            replies=[Reply(text=messages["location_not_ready"])],
-            intent=SHARE_LOCATION,
-            confidence=1.0,
-            faq_id=None,
-        )
-        return web.json_response(response.model_dump())
-
-    text = (chat_request.text or "").strip()
+        # Rasa reads the payload form `/intent{entities}` without NLU.
+        location = chat_request.location
+        text = f'/{SHARE_LOCATION}{{"lat": {location.lat}, "lon": {location.lon}}}'
+    else:
+        text = (chat_request.text or "").strip()
     metadata = {"channel": WEB_CHANNEL, "locale": "id"}
     try:
         turn = await app[RASA].send(sender_id(WEB_CHANNEL, chat_request.user_id), text, metadata)

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RASA_BIN = ROOT / ".venv" / "rasa" / "bin" / "rasa"
 APP_PYTHON = ROOT / ".venv" / "app" / "bin" / "python"
 MODEL = ROOT / "models" / "kawan-sehat.tar.gz"
+DEMO_POSYANDU = ROOT / "data" / "posyandu" / "buton_utara.csv"
 QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
@@ -165,12 +166,12 @@ class Stack:
         return f"http://127.0.0.1:{self.gateway_port}/"
 
     def _publish_content(self, env: dict[str, str]) -> None:
-        subprocess.run(
-            [str(APP_PYTHON), "-m", "actions.content", "publish", str(ROOT / "data" / "faq")],
-            env=env,
-            cwd=ROOT,
-            check=True,
-        )
+        """Publish the FAQ content and load the shipped Posyandu directory (idempotent)."""
+        for command in (
+            ["-m", "actions.content", "publish", str(ROOT / "data" / "faq")],
+            ["-m", "actions.posyandu.importer", "--quiet", str(DEMO_POSYANDU)],
+        ):
+            subprocess.run([str(APP_PYTHON), *command], env=env, cwd=ROOT, check=True)
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
         log = open(self.log_dir / f"{name}-{self.gateway_port}.log", "wb")  # noqa: SIM115

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from redis.asyncio import Redis
 from actions.posyandu.records import PosyanduRecord
 from actions.posyandu.schedule import Change
 
-__all__ = ["Directory", "ImportCounts", "Nearby"]
+__all__ = ["Directory", "ImportCounts", "MyPosyandu", "Nearby"]
 
 BATCH = 2000
 
@@ -164,3 +165,25 @@ def _change_from(item: dict[str, object]) -> Change:
         new_end=time("new_end"),
         note=str(item.get("note") or ""),
     )
+
+
+class MyPosyandu:
+    """Each user's chosen Posyandu, keyed by a hash of the sender id (not the id itself)."""
+
+    def __init__(self, redis: Redis, prefix: str = "ks:") -> None:
+        self._redis = redis
+        self._key = f"{prefix}pos:mine"
+
+    @staticmethod
+    def _field(sender_id: str) -> str:
+        return hashlib.sha256(sender_id.encode()).hexdigest()[:32]
+
+    async def remember(self, sender_id: str, posyandu_id: str) -> None:
+        await self._redis.hset(self._key, self._field(sender_id), posyandu_id)
+
+    async def get(self, sender_id: str) -> str | None:
+        raw = await self._redis.hget(self._key, self._field(sender_id))
+        return None if raw is None else _text(raw)
+
+    async def forget(self, sender_id: str) -> None:
+        await self._redis.hdel(self._key, self._field(sender_id))

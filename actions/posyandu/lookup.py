@@ -155,8 +155,9 @@ class VillageFinder:
             found = self._village_named(name, fuzzy=True)
             if found:
                 return found
-        # No marker word: try each run of 1-3 words, exact names only (fuzzy here is noise).
-        for chunk in _chunks(query.text):
+        # No marker word: try each run of 1-3 words outside any named kecamatan/kabupaten,
+        # exact names only (fuzzy here is noise).
+        for chunk in _chunks(_without_areas(query.text)):
             found = self._village_named(chunk, fuzzy=False)
             if found:
                 return found
@@ -185,6 +186,25 @@ def _chunks(text: str) -> list[str]:
             if chunk[0] not in _STOP and chunk[-1] not in _STOP:
                 chunks.append(" ".join(chunk))
     return chunks
+
+
+_AREA_MARKERS = ("kecamatan", "kec", "kabupaten", "kab", "kota")
+
+
+def _without_areas(text: str) -> str:
+    """The text without "kec X Y" / "kabupaten X" phrases (their words are not villages)."""
+    words = _WORD.findall(text.lower())
+    kept, skipping = [], 0
+    for word in words:
+        if word in _AREA_MARKERS:
+            skipping = 3
+            continue
+        if skipping and word not in _STOP:
+            skipping -= 1
+            continue
+        skipping = 0
+        kept.append(word)
+    return " ".join(kept)
 
 
 def _after_marker(text: str, markers: tuple[str, ...]) -> list[str]:

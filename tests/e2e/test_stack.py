@@ -123,3 +123,36 @@ def test_conversation_is_kept_per_user(stack: Stack) -> None:
     status, body = chat(stack, "makasih ya", user)
     assert status == 200
     assert body["intent"] == "thanks"
+
+
+def test_ambiguous_village_then_district_then_my_posyandu(stack: Stack) -> None:
+    user = uuid.uuid4().hex
+    _, asked = chat(stack, "posyandu di desa lambale kapan?", user)
+    assert asked["intent"] == "ask_posyandu_schedule"
+    assert asked["replies"][0]["text"] == "Ada 2 desa/kelurahan bernama Lambale. Yang mana?"
+    choice = asked["replies"][0]["buttons"][1]
+    assert choice["title"] == "Kec. Kulisusu Barat, Kabupaten Buton Utara"
+    _, listed = chat(stack, choice["payload"], user)
+    text = listed["replies"][0]["text"]
+    assert text.startswith("Posyandu di Lambale, Kec. Kulisusu Barat")
+    assert "WITA" in text
+    save = listed["replies"][0]["buttons"][0]
+    _, saved = chat(stack, save["payload"], user)
+    assert saved["replies"][0]["text"].startswith("Tersimpan:")
+    _, mine = chat(stack, "kapan posyandu saya?", user)
+    assert mine["intent"] == "ask_my_posyandu"
+    assert mine["replies"][0]["text"].startswith("Posyandu Anda:")
+
+
+def test_location_finds_the_nearest_posyandu(stack: Stack) -> None:
+    body = json.dumps({"user_id": "loc-user", "location": {"lat": -4.6175, "lon": 123.0084}})
+    request = urllib.request.Request(
+        f"{stack.chat_url}api/v1/chat",
+        data=body.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        reply = json.loads(response.read())
+    assert reply["intent"] == "share_location"
+    assert reply["replies"][0]["text"].startswith("Posyandu terdekat dari lokasi Anda:")
+    assert reply["replies"][0]["text"].count(" km)") == 3

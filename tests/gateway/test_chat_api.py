@@ -92,14 +92,15 @@ async def test_wrong_types_get_400(gateway: Client) -> None:
         assert response.status == 400, body
 
 
-async def test_location_gets_a_polite_reply(gateway: Client) -> None:
+async def test_location_is_passed_to_rasa_as_a_share_location_payload(
+    gateway: Client, fake_rasa: tuple[FakeRasa, str]
+) -> None:
     response = await gateway.post(
         "/api/v1/chat", json={"user_id": "u1", "location": {"lat": -4.7, "lon": 123.1}}
     )
     assert response.status == 200
-    body = await response.json()
-    assert body["intent"] == "share_location"
-    assert "lokasi" in body["replies"][0]["text"]
+    [sent] = fake_rasa[0].requests
+    assert sent["message"] == '/share_location{"lat": -4.7, "lon": 123.1}'
 
 
 async def test_rasa_down_gets_503_and_a_polite_message(redis_prefix: str) -> None:
