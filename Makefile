@@ -95,6 +95,10 @@ test-e2e: $(MODEL) $(VENV_APP)/.installed ## The whole stack: Rasa 3.6 + rasa-sd
 bench-nlu: venvs $(MODEL) ## Held-out NLU accuracy and chat API latency (bench/heldout.yml)
 	$(APP_PY) -m bench.nlu
 
+.PHONY: bench-posyandu
+bench-posyandu: $(VENV_APP)/.installed ## National-scale Posyandu import, name and location lookup, Redis memory
+	$(APP_PY) -m bench.posyandu
+
 .PHONY: bench-tokenizers
 bench-tokenizers: venvs $(SPACY_MODEL)/meta.json ## spaCy tokenizer+lemmas vs whitespace tokenizer on the held-out set
 	bench/tokenizers.sh

@@ -39,6 +39,22 @@ class Normalized:
                 return new_start
         return len(self.text)
 
+    def original_start(self, new: int) -> int:
+        """Offset in the original text for a start offset in the normalised text."""
+        for old_start, _, _, new_end in self.spans:
+            if new_end > new:
+                return old_start
+        return self.spans[-1][1] if self.spans else 0
+
+    def original_end(self, new: int) -> int:
+        """Offset in the original text for an end offset in the normalised text."""
+        old = 0
+        for _, old_end, new_start, _ in self.spans:
+            if new_start >= new:
+                break
+            old = old_end
+        return old
+
     def map_end(self, old: int) -> int:
         """New offset for an old end offset (inside a token: that token's end)."""
         new = 0

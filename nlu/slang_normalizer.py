@@ -19,6 +19,7 @@ from nlu.data_file_component import DataFileComponent
 from nlu.normalize import DEFAULT_DICTIONARY, SlangDictionary, normalize
 
 ORIGINAL_TEXT = "original_text"
+NORMALIZATION_SPANS = "normalization_spans"
 INTENT_PAYLOAD_PREFIX = "/"
 
 
@@ -55,6 +56,7 @@ class SlangNormalizer(DataFileComponent):
         if result.text == text:
             return
         message.set(ORIGINAL_TEXT, text, add_to_output=True)
+        message.set(NORMALIZATION_SPANS, result.spans)
         message.set(TEXT, result.text)
         entities = message.get(ENTITIES) or []
         for entity in entities:

@@ -68,3 +68,23 @@ def test_fingerprint_changes_with_the_dictionary(tmp_path: Any) -> None:
     before = SlangNormalizer.fingerprint_addon({"dictionary": str(dictionary)})
     dictionary.write_text("words:\n  gk: tidak\n  yg: yang\n")
     assert SlangNormalizer.fingerprint_addon({"dictionary": str(dictionary)}) != before
+
+
+def test_restorer_puts_back_the_typed_text_and_entity_offsets(
+    normalizer: SlangNormalizer, component_kwargs: Dict[str, Any]
+) -> None:
+    from nlu.text_restorer import OriginalTextRestorer
+
+    typed = "yg di kec Kulisusu Barat"
+    [message] = normalizer.process([Message(data={"text": typed})])
+    normalized = message.get("text")
+    start = normalized.index("kulisusu")
+    message.set(
+        "entities",
+        [{"entity": "kecamatan", "start": start, "end": start + 14, "value": "kulisusu barat"}],
+    )
+    restorer = OriginalTextRestorer.create({}, **component_kwargs)
+    [restored] = restorer.process([message])
+    [entity] = restored.get("entities")
+    assert restored.get("text") == typed
+    assert typed[entity["start"] : entity["end"]] == "Kulisusu Barat"
