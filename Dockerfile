@@ -51,14 +51,17 @@ COPY --chown=kawan nlu/__init__.py nlu/normalize.py nlu/emergency.py nlu/
 COPY --chown=kawan nlu/data/ nlu/data/
 COPY --chown=kawan actions/ actions/
 COPY --chown=kawan data/faq/ data/faq/
+COPY --chown=kawan data/wilayah/ data/wilayah/
+COPY --chown=kawan data/posyandu/ data/posyandu/
 USER kawan
 ENV PYTHONPATH=/app PATH=/opt/venv/bin:$PATH
 
 FROM app-base AS actions
 ENV SANIC_HOST=0.0.0.0
 EXPOSE 5055
-# Publishes the reviewed FAQ content to Redis, then serves the actions.
-CMD ["sh", "-c", "python -m actions.content publish data/faq && exec python -m rasa_sdk --actions actions -p 5055"]
+# Publishes the reviewed FAQ content and the shipped Posyandu directory to Redis
+# (both idempotent), then serves the actions.
+CMD ["sh", "-c", "python -m actions.content publish data/faq && python -m actions.posyandu.importer --quiet data/posyandu/buton_utara.csv && exec python -m rasa_sdk --actions actions -p 5055"]
 
 FROM app-base AS bot
 COPY --chown=kawan bot/ bot/

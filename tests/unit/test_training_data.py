@@ -77,3 +77,12 @@ def test_responses_used_by_actions_exist_in_the_domain() -> None:
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     used = {value for name, value in vars(constants).items() if name.startswith("RESPONSE_")}
     assert used and used <= set(domain["responses"])
+
+
+def test_region_lookup_tables_match_the_region_data() -> None:
+    from actions.posyandu.regions import Regions
+    from scripts.lookup_tables import TARGET, render
+
+    assert TARGET.read_text(encoding="utf-8") == render(Regions()), (
+        "run `python -m scripts.lookup_tables`"
+    )
