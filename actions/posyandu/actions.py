@@ -239,13 +239,7 @@ class ActionPosyanduSchedule(PosyanduAction):
                 )
             )
         lines.append(messages()["save_hint"])
-        buttons = [
-            {
-                "title": messages()["save_button"].format(short=_short(record.name)),
-                "payload": f'/set_my_posyandu{{"posyandu_id": "{record.id}"}}',
-            }
-            for record in records
-        ]
+        buttons = _save_buttons(records)
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
         return [*events, SlotSet(SLOT_LISTED, [r.id for r in records])]
 
@@ -263,13 +257,7 @@ class ActionSetMyPosyandu(PosyanduAction):
             chosen = listed[0]
         if chosen is None and len(listed) > 1:
             records = [r for r in [await self.directory.get(i) for i in listed] if r]
-            buttons = [
-                {
-                    "title": messages()["save_button"].format(short=_short(r.name)),
-                    "payload": f'/set_my_posyandu{{"posyandu_id": "{r.id}"}}',
-                }
-                for r in records
-            ]
+            buttons = _save_buttons(records)
             dispatcher.utter_message(text=messages()["which_to_save"], buttons=buttons)
             return []
         record = await self.directory.get(str(chosen)) if chosen else None
@@ -346,15 +334,20 @@ class ActionNearestPosyandu(PosyanduAction):
                     address=nearby.record.address or "-",
                 )
             )
-        buttons = [
-            {
-                "title": messages()["save_button"].format(short=_short(n.record.name)),
-                "payload": f'/set_my_posyandu{{"posyandu_id": "{n.record.id}"}}',
-            }
-            for n in found
-        ]
+        buttons = _save_buttons([n.record for n in found])
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
         return [SlotSet(SLOT_LISTED, [n.record.id for n in found])]
+
+
+def _save_buttons(records: list[PosyanduRecord]) -> list[dict[str, str]]:
+    """One "Simpan <name>" button per Posyandu, saving it as the user's own."""
+    return [
+        {
+            "title": messages()["save_button"].format(short=_short(record.name)),
+            "payload": f'/set_my_posyandu{{"posyandu_id": "{record.id}"}}',
+        }
+        for record in records
+    ]
 
 
 def _short(name: str) -> str:
