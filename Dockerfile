@@ -12,8 +12,6 @@ RUN python -m venv /opt/venv \
 
 FROM rasa-deps AS rasa-train
 WORKDIR /app
-COPY scripts/build_spacy_model.py scripts/
-RUN /opt/venv/bin/python scripts/build_spacy_model.py build/spacy-id
 COPY config.yml domain.yml credentials.yml endpoints.yml ./
 COPY nlu/ nlu/
 COPY connectors/ connectors/

@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 TRAINING_FILES := config.yml domain.yml $(wildcard data/nlu/*.yml data/rules/*.yml data/stories/*.yml) \
-	$(wildcard nlu/*.py nlu/data/*.yml) $(SPACY_MODEL)/meta.json
+	$(wildcard nlu/*.py nlu/data/*.yml)
 
 .PHONY: help
 help: ## List the targets
@@ -74,7 +74,7 @@ test-unit: $(VENV_APP)/.installed ## Unit, action and gateway tests (real Redis,
 	TEST_REDIS_URL=$$(scripts/test-redis.sh $(APP_PY)) $(APP_PY) -m pytest tests/unit tests/actions tests/gateway tests/posyandu
 
 .PHONY: test-nlu
-test-nlu: $(VENV_RASA)/.installed $(SPACY_MODEL)/meta.json ## NLU component tests (in the Rasa environment)
+test-nlu: $(VENV_RASA)/.installed ## NLU component tests (in the Rasa environment)
 	$(RASA_PY) -m pytest -p no:cacheprovider -W ignore::pytest.PytestConfigWarning tests/nlu
 
 .PHONY: validate
