@@ -71,7 +71,7 @@ typecheck: $(VENV_APP)/.installed ## mypy on bot/ and actions/
 
 .PHONY: test-unit
 test-unit: $(VENV_APP)/.installed ## Unit, action and gateway tests (real Redis, fake Rasa)
-	TEST_REDIS_URL=$$(scripts/test-redis.sh $(APP_PY)) $(APP_PY) -m pytest tests/unit tests/actions tests/gateway tests/posyandu
+	TEST_REDIS_URL=$$(scripts/test-redis.sh $(APP_PY)) $(APP_PY) -m pytest tests/unit tests/actions tests/gateway tests/posyandu tests/channels
 
 .PHONY: test-nlu
 test-nlu: $(VENV_RASA)/.installed ## NLU component tests (in the Rasa environment)

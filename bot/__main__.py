@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from aiohttp import web
 
-from bot.app import create_app
+from bot.app import ConfigurationError, create_app
 from bot.settings import Settings
 
 
@@ -17,8 +18,13 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    try:
+        app = create_app(settings)
+    except ConfigurationError as error:
+        logging.getLogger("bot").error("Refusing to start: %s", error)
+        sys.exit(2)
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         print=lambda _: logging.getLogger("bot").info(

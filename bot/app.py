@@ -11,8 +11,9 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot import chat, health, webchat
+from bot.channels.setup import add_routes, channels_ctx
 from bot.errors import json_errors
-from bot.keys import HTTP_SESSION, MESSAGES, RASA, REDIS, SAFETY, SETTINGS
+from bot.keys import DOMAIN_INTENTS, HTTP_SESSION, MESSAGES, RASA, REDIS, SAFETY, SETTINGS
 from bot.rasa_client import RasaClient
 from bot.safety import SafetyNet
 from bot.settings import Settings
@@ -41,12 +42,22 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     await redis.aclose()
 
 
+class ConfigurationError(Exception):
+    """The settings must not start a service (listed problems)."""
+
+
 def create_app(settings: Settings) -> web.Application:
+    problems = settings.problems()
+    if problems:
+        raise ConfigurationError("; ".join(problems))
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[MESSAGES] = yaml.safe_load(MESSAGES_FILE.read_text(encoding="utf-8"))
+    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+    app[DOMAIN_INTENTS] = {str(intent) for intent in domain.get("intents", [])}
     app[SAFETY] = SafetyNet.load(PROJECT_ROOT / "domain.yml")
-    app.cleanup_ctx.extend([_http_session, _redis])
+    app.cleanup_ctx.extend([_http_session, _redis, channels_ctx])
+    add_routes(app)
     app.router.add_get("/", webchat.page)
     app.router.add_static("/static/", webchat.STATIC)
     app.router.add_post("/api/v1/chat", chat.chat)

@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from bot.channels.setup import CHANNELS
 from bot.keys import RASA, REDIS
 
 
@@ -23,8 +24,9 @@ async def readyz(request: web.Request) -> web.Response:
         "redis": "ok" if redis_ok else "not reachable",
     }
     ready = rasa_ok and redis_ok
+    channels = request.app[CHANNELS].status() if CHANNELS in request.app else {}
     return web.json_response(
-        {"status": "ready" if ready else "not_ready", "checks": checks},
+        {"status": "ready" if ready else "not_ready", "checks": checks, "channels": channels},
         status=200 if ready else 503,
     )
 

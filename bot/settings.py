@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import socket
 from typing import Literal
 
-from pydantic import Field, HttpUrl
+from pydantic import Field, HttpUrl, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,3 +25,67 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(default="ks:", alias="KS_REDIS_PREFIX")
     max_text_chars: int = Field(default=4096, ge=1, le=65536, alias="KS_MAX_TEXT_CHARS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    public_url: HttpUrl | None = Field(default=None, alias="KS_PUBLIC_URL")
+    instance_name: str = Field(default_factory=socket.gethostname, alias="KS_INSTANCE")
+    user_messages_per_minute: int = Field(default=20, ge=1, alias="KS_USER_MESSAGES_PER_MINUTE")
+    retry_backoff_seconds: float = Field(default=1.0, gt=0, le=60, alias="KS_RETRY_BACKOFF_SECONDS")
+    dedup_ttl_hours: int = Field(default=168, ge=1, alias="KS_DEDUP_TTL_HOURS")
+
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_webhook_secret: SecretStr | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
+    telegram_api_base_url: HttpUrl = Field(
+        default=HttpUrl("https://api.telegram.org"), alias="TELEGRAM_API_BASE_URL"
+    )
+    telegram_mode: Literal["webhook", "polling"] = Field(default="webhook", alias="TELEGRAM_MODE")
+    telegram_messages_per_second: float = Field(
+        default=30.0, gt=0, alias="TELEGRAM_MESSAGES_PER_SECOND"
+    )
+    telegram_chat_messages_per_second: float = Field(
+        default=1.0, gt=0, alias="TELEGRAM_CHAT_MESSAGES_PER_SECOND"
+    )
+
+    whatsapp_access_token: SecretStr | None = Field(default=None, alias="WHATSAPP_ACCESS_TOKEN")
+    whatsapp_app_secret: SecretStr | None = Field(default=None, alias="WHATSAPP_APP_SECRET")
+    whatsapp_verify_token: SecretStr | None = Field(default=None, alias="WHATSAPP_VERIFY_TOKEN")
+    whatsapp_phone_number_id: str | None = Field(
+        default=None, alias="WHATSAPP_PHONE_NUMBER_ID", pattern=r"^[0-9]{1,32}$"
+    )
+    whatsapp_api_base_url: HttpUrl = Field(
+        default=HttpUrl("https://graph.facebook.com/v23.0"), alias="WHATSAPP_API_BASE_URL"
+    )
+    whatsapp_messages_per_second: float = Field(
+        default=50.0, gt=0, alias="WHATSAPP_MESSAGES_PER_SECOND"
+    )
+    whatsapp_template_reengage: str = Field(
+        default="kawan_sehat_sapaan", alias="WHATSAPP_TEMPLATE_REENGAGE"
+    )
+    whatsapp_template_language: str = Field(default="id", alias="WHATSAPP_TEMPLATE_LANGUAGE")
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return self.whatsapp_access_token is not None and self.whatsapp_phone_number_id is not None
+
+    def problems(self) -> list[str]:
+        """Why this configuration must not start (production refuses unsafe channels)."""
+        found = []
+        if self.whatsapp_enabled and self.whatsapp_app_secret is None:
+            found.append("WHATSAPP_APP_SECRET is required to verify WhatsApp webhooks")
+        if self.whatsapp_enabled and self.whatsapp_verify_token is None:
+            found.append("WHATSAPP_VERIFY_TOKEN is required for the webhook handshake")
+        if (
+            self.environment == "production"
+            and self.telegram_enabled
+            and self.telegram_mode == "webhook"
+            and self.telegram_webhook_secret is None
+        ):
+            found.append("TELEGRAM_WEBHOOK_SECRET is required for the Telegram webhook")
+        secret = self.telegram_webhook_secret
+        if secret is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", secret.get_secret_value()
+        ):
+            found.append("TELEGRAM_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and - (1-256)")
+        return found

@@ -1,0 +1,110 @@
+"""The same brain for every channel: one inbound message to Rasa, its replies back out."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.channels.inbox import RetryLater
+from bot.channels.message import Inbound, Outbound
+from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.safety import SafetyNet
+
+__all__ = ["Channel", "Conversation", "user_tag"]
+
+logger = logging.getLogger(__name__)
+
+DOWN_NOTICE_SECONDS = 600
+
+
+class Channel(Protocol):
+    name: str
+
+    async def send(self, to: Inbound, replies: list[Outbound]) -> None:
+        """Deliver replies to the sender of `to`; retries and failures are the channel's."""
+
+
+def user_tag(sender_id: str) -> str:
+    """A short, non-reversible tag for log lines (chat ids and phone numbers are personal data)."""
+    return hashlib.sha256(sender_id.encode()).hexdigest()[:10]
+
+
+class Conversation:
+    def __init__(
+        self,
+        rasa: RasaClient,
+        redis: Redis,
+        prefix: str,
+        messages: dict[str, str],
+        safety: SafetyNet,
+        *,
+        user_messages_per_minute: int,
+    ) -> None:
+        self._rasa = rasa
+        self._redis = redis
+        self._prefix = prefix
+        self._messages = messages
+        self._safety = safety
+        self._per_minute = user_messages_per_minute
+
+    async def handle(self, message: Inbound, channel: Channel, attempt: int = 0) -> None:
+        """Answer one message. Raises RetryLater when Rasa is down (after one polite notice)."""
+        if message.kind == "unsupported":
+            await channel.send(message, [Outbound(self._messages["unsupported_message"])])
+            return
+        text = message.rasa_text()
+        if not text:
+            return
+        if attempt == 0 and await self._flooding(message, channel):
+            return
+        metadata = {"channel": message.channel, "locale": message.locale}
+        try:
+            turn = await self._rasa.send(message.sender_id, text, metadata)
+        except RasaUnavailable as error:
+            if attempt == 0:
+                await self._notice_unavailable(message, channel, text)
+            raise RetryLater(f"Rasa unavailable ({error})") from None
+        replies = Outbound.from_rasa(turn.messages) or [Outbound(self._messages["no_reply"])]
+        await channel.send(message, replies)
+
+    async def _flooding(self, message: Inbound, channel: Channel) -> bool:
+        """Over the per-user limit this minute: one polite notice, then silence until it passes."""
+        minute = int((message.timestamp or time.time()) // 60)
+        key = f"{self._prefix}flood:{message.sender_id}:{minute}"
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, 120)
+                count, _ = await pipe.execute()
+        except RedisError:
+            return False  # never refuse a user because the limiter is down
+        if count <= self._per_minute:
+            return False
+        if count == self._per_minute + 1:
+            logger.info(
+                "User %s over %d messages/min", user_tag(message.sender_id), self._per_minute
+            )
+            await channel.send(message, [Outbound(self._messages["slow_down"])])
+        return True
+
+    async def _notice_unavailable(self, message: Inbound, channel: Channel, text: str) -> None:
+        """One "coba lagi sebentar" per user per outage; a danger sign gets 119 first."""
+        replies = []
+        if self._safety.is_emergency(text):
+            replies.append(Outbound(self._safety.reply))
+        if await self._first_notice(message.sender_id):
+            replies.append(Outbound(self._messages["rasa_delayed"]))
+        if replies:
+            await channel.send(message, replies)
+
+    async def _first_notice(self, sender_id: str) -> bool:
+        key = f"{self._prefix}notice:down:{sender_id}"
+        try:
+            return bool(await self._redis.set(key, "1", nx=True, ex=DOWN_NOTICE_SECONDS))
+        except RedisError:
+            return True

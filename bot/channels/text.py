@@ -1,0 +1,69 @@
+"""Splitting long replies for channels with a message size limit."""
+
+from __future__ import annotations
+
+import re
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…:])\s+")
+
+
+def split_message(text: str, limit: int) -> list[str]:
+    """Parts of at most `limit` characters, cut at paragraphs, then sentences, then words.
+
+    Short texts come back whole. Nothing is dropped except the whitespace at a cut.
+    """
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    text = text.strip()
+    if len(text) <= limit:
+        return [text] if text else []
+    pieces: list[tuple[str, str]] = []  # (separator before the piece, piece)
+    for paragraph in re.split(r"\n\s*\n", text):
+        for index, piece in enumerate(_fit(paragraph.strip(), limit)):
+            pieces.append(("\n\n" if index == 0 else " ", piece))
+    return _pack(pieces, limit)
+
+
+def _fit(paragraph: str, limit: int) -> list[str]:
+    """A paragraph as pieces no longer than `limit`, separated by sentence or word."""
+    if len(paragraph) <= limit:
+        return [paragraph] if paragraph else []
+    out: list[str] = []
+    for sentence in _SENTENCE_END.split(paragraph):
+        if len(sentence) <= limit:
+            out.append(sentence)
+            continue
+        words = sentence.split(" ")
+        current = ""
+        for word in words:
+            while len(word) > limit:  # one unbroken run longer than a message
+                if current:
+                    out.append(current)
+                    current = ""
+                out.append(word[:limit])
+                word = word[limit:]
+            candidate = f"{current} {word}" if current else word
+            if len(candidate) <= limit:
+                current = candidate
+            else:
+                out.append(current)
+                current = word
+        if current:
+            out.append(current)
+    return [p for p in out if p]
+
+
+def _pack(pieces: list[tuple[str, str]], limit: int) -> list[str]:
+    """Join consecutive pieces while they fit, with their own separators."""
+    parts: list[str] = []
+    current = ""
+    for separator, piece in pieces:
+        candidate = f"{current}{separator}{piece}" if current else piece
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            parts.append(current)
+            current = piece
+    if current:
+        parts.append(current)
+    return parts
