@@ -99,6 +99,10 @@ bench-nlu: venvs $(MODEL) ## Held-out NLU accuracy and chat API latency (bench/h
 bench-posyandu: $(VENV_APP)/.installed ## National-scale Posyandu import, name and location lookup, Redis memory
 	$(APP_PY) -m bench.posyandu
 
+.PHONY: bench-channels
+bench-channels: venvs $(MODEL) ## Telegram/WhatsApp webhook-in to reply-out: gateway alone and the full stack
+	$(APP_PY) -m bench.channels
+
 .PHONY: bench-tokenizers
 bench-tokenizers: venvs $(SPACY_MODEL)/meta.json ## spaCy tokenizer+lemmas vs whitespace tokenizer on the held-out set
 	bench/tokenizers.sh

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import yaml
 from aiohttp import web
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from bot import chat, health, webchat
 from bot.channels.setup import add_routes, channels_ctx
@@ -36,7 +36,16 @@ async def _http_session(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
-    redis = Redis.from_url(app[SETTINGS].redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    settings = app[SETTINGS]
+    # A blocking pool: under load a request waits for a free connection instead of failing.
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=5.0,
+        socket_timeout=2.0,
+        socket_connect_timeout=2.0,
+    )
+    redis = Redis.from_pool(pool)
     app[REDIS] = redis
     yield
     await redis.aclose()

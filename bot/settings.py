@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     rasa_timeout_seconds: float = Field(default=10.0, gt=0, le=120, alias="RASA_TIMEOUT")
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", alias="REDIS_URL")
     redis_prefix: str = Field(default="ks:", alias="KS_REDIS_PREFIX")
+    redis_max_connections: int = Field(
+        default=64, ge=4, le=10_000, alias="KS_REDIS_MAX_CONNECTIONS"
+    )
     max_text_chars: int = Field(default=4096, ge=1, le=65536, alias="KS_MAX_TEXT_CHARS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     public_url: HttpUrl | None = Field(default=None, alias="KS_PUBLIC_URL")

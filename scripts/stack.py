@@ -19,6 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -191,6 +192,38 @@ class Stack:
         self.processes.clear()
 
 
+CHANNEL_VARIABLES = {
+    "Telegram": ("TELEGRAM_BOT_TOKEN",),
+    "WhatsApp": (
+        "WHATSAPP_ACCESS_TOKEN",
+        "WHATSAPP_PHONE_NUMBER_ID",
+        "WHATSAPP_APP_SECRET",
+        "WHATSAPP_VERIFY_TOKEN",
+    ),
+}
+
+
+def channel_lines(environ: Mapping[str, str]) -> list[str]:
+    """What `make run` says about each channel (the gateway's own log says it too)."""
+    lines = []
+    for name, variables in CHANNEL_VARIABLES.items():
+        missing = [v for v in variables if not environ.get(v)]
+        if not missing:
+            lines.append(f"{name}: on.")
+        elif len(missing) == len(variables):
+            lines.append(f"{name}: off ({', '.join(variables)} not set); the web chat still runs.")
+        else:
+            lines.append(f"{name}: incomplete, {', '.join(missing)} not set.")
+    if environ.get("TELEGRAM_BOT_TOKEN"):
+        mode = environ.get("TELEGRAM_MODE", "webhook")
+        if mode == "webhook" and not environ.get("KS_PUBLIC_URL"):
+            lines.append(
+                "Telegram webhook mode needs KS_PUBLIC_URL (the public HTTPS address of this"
+                " gateway); for local use set TELEGRAM_MODE=polling."
+            )
+    return lines
+
+
 def main() -> int:
     redis_url = os.environ.get("REDIS_URL")
     stack = Stack(
@@ -204,12 +237,8 @@ def main() -> int:
             "REDIS_URL is not set: using an embedded Redis-compatible store (fakeredis);"
             " nothing is kept after this stops."
         )
-    for name, variables in {
-        "Telegram": ["TELEGRAM_BOT_TOKEN"],
-        "WhatsApp": ["WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET"],
-    }.items():
-        if not all(os.environ.get(v) for v in variables):
-            print(f"{name}: off ({', '.join(variables)} not set); the web chat still runs.")
+    for line in channel_lines(os.environ):
+        print(line)
     print("Starting the action server, Rasa (the model takes a minute to load) and the gateway...")
     try:
         stack.start()

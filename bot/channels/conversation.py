@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import logging
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -20,6 +22,7 @@ __all__ = ["Channel", "Conversation", "user_tag"]
 logger = logging.getLogger(__name__)
 
 DOWN_NOTICE_SECONDS = 600
+ANSWER_TTL = 3600  # Rasa's answer, kept until its replies are out (retries come sooner)
 
 
 class Channel(Protocol):
@@ -62,15 +65,42 @@ class Conversation:
             return
         if attempt == 0 and await self._flooding(message, channel):
             return
-        metadata = {"channel": message.channel, "locale": message.locale}
-        try:
-            turn = await self._rasa.send(message.sender_id, text, metadata)
-        except RasaUnavailable as error:
-            if attempt == 0:
-                await self._notice_unavailable(message, channel, text)
-            raise RetryLater(f"Rasa unavailable ({error})") from None
-        replies = Outbound.from_rasa(turn.messages) or [Outbound(self._messages["no_reply"])]
+        answer = await self._remembered(message) if attempt > 0 else None
+        if answer is None:
+            metadata = {"channel": message.channel, "locale": message.locale}
+            try:
+                turn = await self._rasa.send(message.sender_id, text, metadata)
+            except RasaUnavailable as error:
+                if attempt == 0:
+                    await self._notice_unavailable(message, channel, text)
+                raise RetryLater(f"Rasa unavailable ({error})") from None
+            answer = turn.messages
+            await self._remember(message, answer)
+        replies = Outbound.from_rasa(answer) or [Outbound(self._messages["no_reply"])]
         await channel.send(message, replies)
+        with contextlib.suppress(RedisError):
+            await self._redis.delete(self._answer_key(message))
+
+    def _answer_key(self, message: Inbound) -> str:
+        return f"{self._prefix}answer:{message.sender_id}:{message.message_id}"
+
+    async def _remember(self, message: Inbound, answer: list[dict[str, Any]]) -> None:
+        """Keep Rasa's answer until the replies are out: a retry resends it, never re-asks Rasa
+        (which would see the user's message twice)."""
+        try:
+            await self._redis.set(self._answer_key(message), json.dumps(answer), ex=ANSWER_TTL)
+        except RedisError:
+            logger.info("Could not keep the answer for %s", user_tag(message.sender_id))
+
+    async def _remembered(self, message: Inbound) -> list[dict[str, Any]] | None:
+        try:
+            stored = await self._redis.get(self._answer_key(message))
+        except RedisError:
+            return None
+        if stored is None:
+            return None
+        answer = json.loads(stored)
+        return answer if isinstance(answer, list) else None
 
     async def _flooding(self, message: Inbound, channel: Channel) -> bool:
         """Over the per-user limit this minute: one polite notice, then silence until it passes."""

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
@@ -17,6 +16,7 @@ from bot.channels.setup import CHANNELS
 from bot.settings import Settings
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes.graph_api import FakeGraph
+from tests.fakes.rasa_api import EchoRasa
 from tests.fakes.telegram_api import FakeTelegram
 
 TG_SECRET = "rahasia-webhook_123"
@@ -42,67 +42,12 @@ async def until_async(check: Callable[[], Awaitable[Any]], timeout: float = 5.0)
             await asyncio.sleep(0.02)
 
 
-@dataclass
-class EchoRasa:
-    """Answers like our Rasa channel: echoes the text; some words ask for buttons or length."""
-
-    mode: str = "ok"  # ok | down | slow
-    delay: float = 0.0
-    requests: list[dict[str, Any]] = field(default_factory=list)
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_post("/webhooks/gateway/webhook", self.webhook)
-        app.router.add_get("/status", self.status)
-        return app
-
-    def texts_from(self, sender: str) -> list[str]:
-        return [r["message"] for r in self.requests if r["sender"] == sender]
-
-    async def webhook(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        if self.mode == "down":
-            return web.json_response({"error": "message handling failed"}, status=500)
-        self.requests.append(body)
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        text: str = body["message"]
-        message: dict[str, Any] = {"recipient_id": body["sender"], "text": f"Jawaban: {text}"}
-        if "tombol" in text:
-            message["buttons"] = [
-                {"title": "Ya", "payload": "/affirm"},
-                {"title": "Tidak", "payload": "/deny"},
-            ]
-        if "daftar" in text:
-            message["buttons"] = [
-                {"title": f"Desa Nomor {i}", "payload": f'/choose{{"n": {i}}}'} for i in range(5)
-            ]
-        if "banyak" in text:
-            message["buttons"] = [
-                {"title": f"Kelurahan dengan nama panjang {i}", "payload": f"/p{i}"}
-                for i in range(12)
-            ]
-        if "kode" in text:
-            payload = '/choose_village{"village_code": "74.12.01.2001", "x": "' + "a" * 60 + '"}'
-            message["buttons"] = [{"title": "Lambale", "payload": payload}]
-        if "panjang" in text:
-            sentence = "Ini kalimat yang cukup panjang tentang kesehatan ibu dan anak. "
-            message["text"] = sentence * 80  # about 5,000 characters
-        return web.json_response(
-            {"messages": [message], "intent": "x", "confidence": 0.9, "faq_id": None}
-        )
-
-    async def status(self, _: web.Request) -> web.Response:
-        return web.json_response({"model_file": "models/kawan-sehat.tar.gz"})
-
-
 @pytest.fixture
 async def rasa() -> AsyncIterator[tuple[EchoRasa, str]]:
     fake = EchoRasa()
-    server = TestServer(fake.app())
-    await server.start_server()
-    yield fake, str(server.make_url(""))
-    await server.close()
+    url = await fake.start()
+    yield fake, url
+    await fake.close()
 
 
 @pytest.fixture

@@ -255,3 +255,25 @@ async def test_group_chats_are_not_answered(stack: Stack) -> None:
     assert await stack.telegram_update(update) == 200
     await until_async(lambda: _sleep_true(0.3))
     assert stack.rasa.requests == [] and stack.telegram.sent == []
+
+
+async def test_a_reply_that_failed_to_go_out_is_resent_without_asking_rasa_again(
+    stack: Stack,
+) -> None:
+    channel = stack.client.app[CHANNELS].telegram
+    assert channel is not None
+    real_send = channel.send
+    failures = [ConnectionError("store went away mid-send")]
+
+    async def flaky_send(*args: Any, **kwargs: Any) -> None:
+        if failures:
+            raise failures.pop()
+        await real_send(*args, **kwargs)
+
+    channel.send = flaky_send  # type: ignore[method-assign]
+    await stack.telegram_update(tg.text_update(27, CHAT, "cara cegah stunting"))
+    await stack.telegram.wait_for_sent(1)
+    await until_async(lambda: _sleep_true(0.3))
+    assert replies(stack) == ["Jawaban: cara cegah stunting"]
+    # Rasa saw the message once: a second request would count it twice in the conversation.
+    assert stack.rasa.texts_from(f"tg:{CHAT}") == ["cara cegah stunting"]
