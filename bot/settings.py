@@ -13,7 +13,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Every variable is documented in the README's configuration table."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    # An empty variable (compose passes `${X:-}` as "") counts as unset.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     environment: Literal["development", "production"] = Field(default="development", alias="KS_ENV")
     host: str = Field(default="127.0.0.1", alias="HOST")
