@@ -114,6 +114,7 @@ class FakeTelegram:
         return await self._server.start(self.app(), port)
 
     async def close(self) -> None:
+        self._new_update.set()  # wake long polls, as the real server ends them at shutdown
         await self._server.close()
 
     async def _handle(self, request: web.Request) -> web.Response:
