@@ -29,7 +29,11 @@ async def _http_session(app: web.Application) -> AsyncIterator[None]:
     session = aiohttp.ClientSession(raise_for_status=False)
     app[HTTP_SESSION] = session
     app[RASA] = RasaClient(
-        session, str(settings.rasa_url), settings.rasa_timeout_seconds, settings.rasa_token
+        session,
+        str(settings.rasa_url),
+        settings.rasa_timeout_seconds,
+        settings.rasa_token,
+        max_concurrency=settings.rasa_max_concurrency,
     )
     yield
     await session.close()

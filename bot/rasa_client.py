@@ -31,7 +31,12 @@ class RasaTurn:
 
 
 class RasaClient:
-    """One aiohttp session for every call to Rasa, with explicit timeouts."""
+    """One aiohttp session for every call to Rasa, with explicit timeouts.
+
+    At most `max_concurrency` messages are at Rasa at once; the rest wait here (up to
+    the timeout) rather than pile up inside Rasa, where a message that times out is
+    still processed and a retry would make Rasa see it twice.
+    """
 
     def __init__(
         self,
@@ -39,25 +44,25 @@ class RasaClient:
         base_url: str,
         timeout_seconds: float,
         token: str | None = None,
+        max_concurrency: int = 8,
     ) -> None:
         self._session = session
         self._base = URL(base_url)
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds, connect=2.0)
+        self._wait_seconds = timeout_seconds
         self._params = {"token": token} if token else {}
+        self._slots = asyncio.Semaphore(max_concurrency)
 
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> RasaTurn:
-        payload = {"sender": sender_id, "message": text, "metadata": metadata}
-        url = self._base / "webhooks" / "gateway" / "webhook"
         try:
-            async with self._session.post(
-                url, json=payload, timeout=self._timeout, params=self._params
-            ) as response:
-                if response.status != 200:
-                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
-                body = await response.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
-            # The class name only: a URL in the message could carry RASA_TOKEN into the logs.
-            raise RasaUnavailable(f"Rasa request failed: {type(error).__name__}") from error
+            async with asyncio.timeout(self._wait_seconds):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise RasaUnavailable("Rasa is busy (no free slot in time)") from None
+        try:
+            body = await self._post(sender_id, text, metadata)
+        finally:
+            self._slots.release()
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             raise RasaUnavailable("Rasa answered with an unexpected body")
         confidence = body.get("confidence")
@@ -68,6 +73,20 @@ class RasaClient:
             faq_id=body.get("faq_id"),
             entities=body.get("entities") or [],
         )
+
+    async def _post(self, sender_id: str, text: str, metadata: dict[str, Any]) -> Any:
+        payload = {"sender": sender_id, "message": text, "metadata": metadata}
+        url = self._base / "webhooks" / "gateway" / "webhook"
+        try:
+            async with self._session.post(
+                url, json=payload, timeout=self._timeout, params=self._params
+            ) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            # The class name only: a URL in the message could carry RASA_TOKEN into the logs.
+            raise RasaUnavailable(f"Rasa request failed: {type(error).__name__}") from error
 
     async def model_loaded(self) -> bool:
         """True when Rasa answers its status API with a loaded model."""

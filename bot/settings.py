@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     rasa_url: HttpUrl = Field(default=HttpUrl("http://127.0.0.1:5005"), alias="RASA_URL")
     rasa_token: str | None = Field(default=None, alias="RASA_TOKEN")
     rasa_timeout_seconds: float = Field(default=10.0, gt=0, le=120, alias="RASA_TIMEOUT")
+    rasa_max_concurrency: int = Field(default=8, ge=1, le=1000, alias="RASA_MAX_CONCURRENCY")
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", alias="REDIS_URL")
     redis_prefix: str = Field(default="ks:", alias="KS_REDIS_PREFIX")
     redis_max_connections: int = Field(

@@ -60,6 +60,8 @@ from bot.settings import Settings
 __all__ = ["TelegramChannel"]
 
 logger = logging.getLogger(__name__)
+# httpx (PTB's HTTP client) logs every request URL at INFO, and Bot API URLs carry the token.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 CHANNEL = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"

@@ -8,7 +8,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -64,25 +64,17 @@ def private_redis() -> Iterator[PrivateRedis]:
     server.stop()
 
 
-@pytest.fixture
-async def fresh_telegram() -> AsyncIterator[tuple[FakeTelegram, str]]:
-    fake = FakeTelegram()
-    url = await fake.start()
-    yield fake, url
-    await fake.close()
-
-
 async def test_when_redis_is_down_the_webhook_asks_for_redelivery_and_the_user_hears_once(
     rasa: tuple[EchoRasa, str],
-    fresh_telegram: tuple[FakeTelegram, str],
+    telegram_api: tuple[FakeTelegram, str],
     graph_api: tuple[FakeGraph, str],
     private_redis: PrivateRedis,
     redis_prefix: str,
 ) -> None:
     stack = await start_stack(
-        rasa, fresh_telegram, graph_api, redis_prefix, REDIS_URL=private_redis.url
+        rasa, telegram_api, graph_api, redis_prefix, REDIS_URL=private_redis.url
     )
-    telegram = fresh_telegram[0]
+    telegram = telegram_api[0]
     try:
         assert await stack.telegram_update(tg.text_update(1, CHAT, "halo")) == 200
         await telegram.wait_for_sent(1)
@@ -112,16 +104,14 @@ async def test_when_redis_is_down_the_webhook_asks_for_redelivery_and_the_user_h
 
 async def test_long_polling_answers_without_a_webhook(
     rasa: tuple[EchoRasa, str],
-    fresh_telegram: tuple[FakeTelegram, str],
+    telegram_api: tuple[FakeTelegram, str],
     graph_api: tuple[FakeGraph, str],
     redis_prefix: str,
     redis: Any,
 ) -> None:
-    telegram = fresh_telegram[0]
+    telegram = telegram_api[0]
     telegram.webhook = {"url": "https://old.example.id/hook"}  # left over from a deployment
-    stack = await start_stack(
-        rasa, fresh_telegram, graph_api, redis_prefix, TELEGRAM_MODE="polling"
-    )
+    stack = await start_stack(rasa, telegram_api, graph_api, redis_prefix, TELEGRAM_MODE="polling")
     try:
         telegram.queue_update(tg.text_update(40, CHAT + 1, "cara cuci tangan yang benar"))
         telegram.queue_update(tg.location_update(41, CHAT + 1, -4.7368, 123.0985))
@@ -138,12 +128,12 @@ async def test_long_polling_answers_without_a_webhook(
 
 async def test_readyz_names_each_channel(
     rasa: tuple[EchoRasa, str],
-    fresh_telegram: tuple[FakeTelegram, str],
+    telegram_api: tuple[FakeTelegram, str],
     graph_api: tuple[FakeGraph, str],
     redis_prefix: str,
     redis: Any,
 ) -> None:
-    stack = await start_stack(rasa, fresh_telegram, graph_api, redis_prefix)
+    stack = await start_stack(rasa, telegram_api, graph_api, redis_prefix)
     try:
         response = await stack.client.get("/readyz")
         assert response.status == 200
@@ -152,7 +142,7 @@ async def test_readyz_names_each_channel(
         await stack.client.close()
     off = await start_stack(
         rasa,
-        fresh_telegram,
+        telegram_api,
         graph_api,
         redis_prefix,
         TELEGRAM_BOT_TOKEN=None,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from bot.channels.setup import CHANNELS
@@ -277,3 +279,35 @@ async def test_a_reply_that_failed_to_go_out_is_resent_without_asking_rasa_again
     assert replies(stack) == ["Jawaban: cara cegah stunting"]
     # Rasa saw the message once: a second request would count it twice in the conversation.
     assert stack.rasa.texts_from(f"tg:{CHAT}") == ["cara cegah stunting"]
+
+
+async def test_the_bot_token_chat_ids_and_texts_stay_out_of_the_logs(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)  # the production level (LOG_LEVEL)
+    await stack.telegram_update(tg.text_update(28, CHAT, "pakai tombol"))
+    await stack.telegram_update(tg.callback_update(29, CHAT, "/affirm"))
+    await stack.telegram.wait_for_sent(2)
+    secret = stack.telegram.token.split(":")[1]
+    assert caplog.records and secret not in caplog.text
+    assert str(CHAT) not in caplog.text and "pakai tombol" not in caplog.text
+
+
+async def test_rasa_gets_a_bounded_number_of_messages_at_once_and_all_are_answered(
+    rasa: tuple[EchoRasa, str],
+    telegram_api: tuple[FakeTelegram, str],
+    graph_api: Any,
+    redis_prefix: str,
+    redis: Redis,
+) -> None:
+    rasa[0].delay = 0.1
+    stack = await start_stack(rasa, telegram_api, graph_api, redis_prefix, RASA_MAX_CONCURRENCY=3)
+    try:
+        for i in range(12):
+            await stack.telegram_update(tg.text_update(400 + i, CHAT + 100 + i, f"halo {i}"))
+        await stack.telegram.wait_for_sent(12, timeout=10)
+        assert rasa[0].most_in_flight == 3
+        for i in range(12):
+            assert replies(stack, CHAT + 100 + i) == [f"Jawaban: halo {i}"]
+    finally:
+        await stack.client.close()

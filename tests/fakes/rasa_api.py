@@ -25,6 +25,8 @@ class EchoRasa:
     mode: str = "ok"  # ok | down | slow
     delay: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: int = 0
+    most_in_flight: int = 0
     _server: LocalServer = field(default_factory=LocalServer)
 
     def app(self) -> web.Application:
@@ -41,8 +43,13 @@ class EchoRasa:
         if self.mode == "down":
             return web.json_response({"error": "message handling failed"}, status=500)
         self.requests.append(body)
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         text: str = body["message"]
         message: dict[str, Any] = {"recipient_id": body["sender"], "text": f"Jawaban: {text}"}
         if "tombol" in text:
