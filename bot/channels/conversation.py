@@ -17,7 +17,7 @@ from bot.channels.message import Inbound, Outbound
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.safety import SafetyNet
 
-__all__ = ["Channel", "Conversation", "user_tag"]
+__all__ = ["Channel", "Conversation", "first_notice_in_process", "user_tag"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,20 @@ class Channel(Protocol):
 
     async def send(self, to: Inbound, replies: list[Outbound]) -> None:
         """Deliver replies to the sender of `to`; retries and failures are the channel's."""
+
+
+_notified: dict[str, float] = {}
+
+
+def first_notice_in_process(sender_id: str, seconds: float = DOWN_NOTICE_SECONDS) -> bool:
+    """Once per user per `seconds`, kept in memory: for when Redis is what is down."""
+    now = time.monotonic()
+    if now - _notified.get(sender_id, -seconds) < seconds:
+        return False
+    if len(_notified) > 10_000:
+        _notified.clear()
+    _notified[sender_id] = now
+    return True
 
 
 def user_tag(sender_id: str) -> str:

@@ -49,7 +49,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.channels.conversation import Conversation, user_tag
+from bot.channels.conversation import Conversation, first_notice_in_process, user_tag
 from bot.channels.inbox import Entry, Inbox, RetryLater
 from bot.channels.message import Inbound, Kind, Outbound
 from bot.channels.ratelimit import TelegramRateLimiter, retry_after_seconds
@@ -257,7 +257,7 @@ class TelegramChannel:
         chat = update.effective_chat
         if chat is None or chat.type != "private" or not self._ready.is_set():
             return
-        if not _first_notice_in_process(f"tg:{chat.id}"):
+        if not first_notice_in_process(f"tg:{chat.id}"):
             return
         with contextlib.suppress(TelegramError):
             await self.application.bot.send_message(chat.id, self._messages["rasa_unavailable"])
@@ -474,17 +474,3 @@ def _capture(callback: Callback) -> Callback:
             outcome.append(error)
 
     return wrapper
-
-
-_notified: dict[str, float] = {}
-
-
-def _first_notice_in_process(key: str, seconds: float = 600.0) -> bool:
-    """Once per user per `seconds`, without Redis (used when Redis is the thing that is down)."""
-    now = asyncio.get_running_loop().time()
-    if now - _notified.get(key, -seconds) < seconds:
-        return False
-    if len(_notified) > 10_000:
-        _notified.clear()
-    _notified[key] = now
-    return True

@@ -17,7 +17,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.channels.conversation import Conversation, user_tag
+from bot.channels.conversation import Conversation, first_notice_in_process, user_tag
 from bot.channels.graph import (
     OUTSIDE_WINDOW_CODE,
     UNDELIVERABLE_CODES,
@@ -209,7 +209,6 @@ class WhatsAppChannel:
         self._conversation = conversation
         self._messages = messages
         self.client = client
-        self._notified: dict[str, float] = {}
         inbox.register(CHANNEL, self.process)
 
     # -- inbound ------------------------------------------------------------------------------
@@ -270,11 +269,9 @@ class WhatsAppChannel:
 
     async def _notice_store_down(self, messages: list[Inbound]) -> None:
         """Redis is down: Meta redelivers the payload later; tell each sender once, politely."""
-        now = time.monotonic()
         for message in messages:
-            if now - self._notified.get(message.address, -1e9) < 600:
+            if not first_notice_in_process(message.sender_id):
                 continue
-            self._notified[message.address] = now
             notice = _text_body(message.address, self._messages["rasa_unavailable"])
             with contextlib.suppress(GraphError):
                 await self.client.send(notice)

@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests.channels.conftest import EchoRasa, start_stack
+from tests.channels.conftest import PHONE_ID, EchoRasa, start_stack
+from tests.fakes import graph_api as wa
 from tests.fakes import telegram_api as tg
 from tests.fakes.graph_api import FakeGraph
 from tests.fakes.telegram_api import FakeTelegram
 
 CHAT = 777001
+WA_USER = "6281377700100"
 NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
 
 
@@ -87,9 +89,15 @@ async def test_when_redis_is_down_the_webhook_asks_for_redelivery_and_the_user_h
         assert ready.status == 503
         assert (await ready.json())["checks"]["redis"] != "ok"
         await telegram.wait_for_sent(2)
+        for wamid in ("wamid.R1", "wamid.R2"):  # WhatsApp too: 503, and one notice
+            payload = wa.envelope([wa.text_message(wamid, WA_USER, "halo")], [], PHONE_ID)
+            assert await stack.whatsapp_payload(payload) == 503
+        await stack.graph.wait_for_messages(1)
         await asyncio.sleep(0.3)
         notices = telegram.sent_to(CHAT)[1:]
         assert len(notices) == 1 and "sebentar" in notices[0]
+        (wa_notice,) = stack.graph.messages_to(WA_USER)
+        assert "sebentar" in wa_notice["text"]["body"]
 
         private_redis.start()
         for _ in range(50):  # Telegram's redelivery, until the gateway's pool reconnects
