@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from bot.channels.message import Inbound, Outbound
 from bot.errors import ApiError, error_response, read_json_object
 from bot.keys import MESSAGES, RASA, SAFETY, SETTINGS
 from bot.rasa_client import RasaUnavailable
@@ -16,29 +17,14 @@ from bot.schemas import Button, ChatRequest, ChatResponse, Reply
 logger = logging.getLogger(__name__)
 
 WEB_CHANNEL = "web"
-SHARE_LOCATION = "share_location"
-
-
-def sender_id(channel: str, user_id: str) -> str:
-    """Rasa sender ids keep channels apart: `web:...`, `tg:...`, `wa:...`."""
-    return f"{channel}:{user_id}"
 
 
 def render_replies(messages: list[dict[str, Any]]) -> list[Reply]:
     """Rasa's bot messages as chat API replies (text with optional buttons)."""
-    replies = []
-    for message in messages:
-        text = message.get("text")
-        buttons = [
-            Button(title=str(b["title"]), payload=str(b["payload"]))
-            for b in message.get("buttons") or []
-            if isinstance(b, dict) and b.get("title") and b.get("payload")
-        ]
-        if isinstance(text, str) and text.strip():
-            replies.append(Reply(text=text, buttons=buttons))
-        elif buttons and replies:
-            replies[-1].buttons.extend(buttons)
-    return replies
+    return [
+        Reply(text=r.text, buttons=[Button(title=c.title, payload=c.payload) for c in r.choices])
+        for r in Outbound.from_rasa(messages)
+    ]
 
 
 def _parse(body: dict[str, Any], max_chars: int) -> ChatRequest:
@@ -59,15 +45,21 @@ async def chat(request: web.Request) -> web.Response:
     settings, messages = app[SETTINGS], app[MESSAGES]
     chat_request = _parse(await read_json_object(request), settings.max_text_chars)
 
-    if chat_request.location is not None:
-        # Rasa reads the payload form `/intent{entities}` without NLU.
-        location = chat_request.location
-        text = f'/{SHARE_LOCATION}{{"lat": {location.lat}, "lon": {location.lon}}}'
-    else:
-        text = (chat_request.text or "").strip()
-    metadata = {"channel": WEB_CHANNEL, "locale": "id"}
+    location = chat_request.location
+    message = Inbound(
+        channel=WEB_CHANNEL,
+        user_id=chat_request.user_id,
+        address=chat_request.user_id,
+        message_id="",
+        kind="location" if location is not None else "text",
+        text=chat_request.text or "",
+        lat=location.lat if location is not None else None,
+        lon=location.lon if location is not None else None,
+    )
+    text = message.rasa_text()
+    metadata = {"channel": message.channel, "locale": message.locale}
     try:
-        turn = await app[RASA].send(sender_id(WEB_CHANNEL, chat_request.user_id), text, metadata)
+        turn = await app[RASA].send(message.sender_id, text, metadata)
     except RasaUnavailable as error:
         logger.warning("Rasa unavailable: %s", error)
         return _rasa_unavailable(app, text)

@@ -82,7 +82,7 @@ class Outbound:
                 if isinstance(b, dict) and b.get("title") and b.get("payload")
             ]
             if isinstance(text, str) and text.strip():
-                replies.append(cls(text=text.strip(), choices=choices))
+                replies.append(cls(text=text, choices=choices))
             elif choices and replies:
                 replies[-1].choices.extend(choices)
         return replies
