@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import hashlib
 import hmac
 import json
 import logging
@@ -49,6 +48,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from bot.channels.choices import ChoiceStore
 from bot.channels.conversation import Conversation, first_notice_in_process, user_tag
 from bot.channels.inbox import Entry, Inbox, RetryLater
 from bot.channels.message import Inbound, Kind, Outbound
@@ -69,7 +69,6 @@ MESSAGE_LIMIT = 4000  # Telegram's limit is 4096; keep a margin for entities
 CALLBACK_DATA_LIMIT = 64  # bytes
 POLL_TIMEOUT = 30
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
-BUTTON_TTL_SECONDS = 30 * 24 * 3600
 SEND_ATTEMPTS = 4
 
 # The command menu, and what each command asks the assistant (Rasa's payload form).
@@ -101,6 +100,7 @@ class TelegramChannel:
         self._settings = settings
         self._redis = redis
         self._prefix = settings.redis_prefix
+        self._choices = ChoiceStore(redis, settings.redis_prefix)
         self._inbox = inbox
         self._conversation = conversation
         self._messages = messages
@@ -342,7 +342,7 @@ class TelegramChannel:
             await query.answer()  # stops the button's loading spinner
         except TelegramError as error:
             logger.info("Telegram: answerCallbackQuery failed (%s)", type(error).__name__)
-        payload = await self._button_payload(query.data or "")
+        payload = await self._choices.payload(query.data or "")
         if payload is None:
             await self._converse(update, "text", text="", notice=self._messages["button_expired"])
             return
@@ -397,12 +397,6 @@ class TelegramChannel:
             return
         await self._conversation.handle(inbound, self, _attempt.get())
 
-    async def _button_payload(self, data: str) -> str | None:
-        if not data.startswith("k:"):
-            return data or None
-        stored = await self._redis.get(f"{self._prefix}button:{data[2:]}")
-        return stored.decode() if isinstance(stored, bytes) else stored
-
     # -- outbound -----------------------------------------------------------------------------
 
     async def send(self, to: Inbound, replies: list[Outbound]) -> None:
@@ -418,11 +412,7 @@ class TelegramChannel:
     async def _keyboard(self, reply: Outbound) -> InlineKeyboardMarkup:
         rows = []
         for choice in reply.choices:
-            data = choice.payload
-            if len(data.encode()) > CALLBACK_DATA_LIMIT:
-                key = hashlib.sha256(data.encode()).hexdigest()[:20]
-                await self._redis.set(f"{self._prefix}button:{key}", data, ex=BUTTON_TTL_SECONDS)
-                data = f"k:{key}"
+            data = await self._choices.button_id(choice.payload, CALLBACK_DATA_LIMIT)
             rows.append([InlineKeyboardButton(choice.title[:64], callback_data=data)])
         return InlineKeyboardMarkup(rows)
 

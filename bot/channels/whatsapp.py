@@ -17,6 +17,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.channels.choices import ChoiceStore
 from bot.channels.conversation import Conversation, first_notice_in_process, user_tag
 from bot.channels.graph import (
     OUTSIDE_WINDOW_CODE,
@@ -39,11 +40,10 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 TEXT_LIMIT = 4096
 INTERACTIVE_BODY_LIMIT = 1024
 MAX_BUTTONS, BUTTON_TITLE_LIMIT = 3, 20
-MAX_ROWS, ROW_TITLE_LIMIT, ROW_ID_LIMIT = 10, 24, 200
+MAX_ROWS, ROW_TITLE_LIMIT, ROW_ID_LIMIT = 10, 24, 200  # ids counted in bytes (Meta: characters)
 WINDOW_SECONDS = 24 * 3600
 MENU_TTL_SECONDS = 24 * 3600
 STATUS_TTL_SECONDS = 7 * 24 * 3600
-BUTTON_TTL_SECONDS = 30 * 24 * 3600
 _WA_ID = re.compile(r"^[0-9]{5,20}$")
 _MENU_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 UNSUPPORTED_TYPES = frozenset(
@@ -205,6 +205,7 @@ class WhatsAppChannel:
         self._verify_token = settings.whatsapp_verify_token.get_secret_value().encode()
         self._redis = redis
         self._prefix = settings.redis_prefix
+        self._choices = ChoiceStore(redis, settings.redis_prefix)
         self._inbox = inbox
         self._conversation = conversation
         self._messages = messages
@@ -287,7 +288,7 @@ class WhatsAppChannel:
         if message.kind == "text":
             message = await self._menu_choice(message)
         elif message.kind == "button":
-            payload = await self.resolve_choice(message.payload)
+            payload = await self._choices.payload(message.payload)
             if payload is None:
                 await self.send(message, [Outbound(self._messages["button_expired"])])
                 return
@@ -390,13 +391,13 @@ class WhatsAppChannel:
             bodies, prompt = [], parts[0]
         if len(choices) <= MAX_BUTTONS and all(len(c.title) <= BUTTON_TITLE_LIMIT for c in choices):
             buttons = [
-                {"type": "reply", "reply": {"id": await self._choice_id(c), "title": c.title}}
+                {"type": "reply", "reply": {"id": await self._button_id(c), "title": c.title}}
                 for c in choices
             ]
             action: dict[str, Any] = {"buttons": buttons}
             return [*bodies, _interactive(wa_id, "button", prompt, action)]
         if len(choices) <= MAX_ROWS and all(len(c.title) <= ROW_TITLE_LIMIT for c in choices):
-            rows = [{"id": await self._choice_id(c), "title": c.title} for c in choices]
+            rows = [{"id": await self._button_id(c), "title": c.title} for c in choices]
             action = {"button": self._messages["choose_button"], "sections": [{"rows": rows}]}
             return [*bodies, _interactive(wa_id, "list", prompt, action)]
         return [*bodies, *await self._numbered(wa_id, prompt, choices)]
@@ -414,18 +415,8 @@ class WhatsAppChannel:
         text = f"{prompt}\n\n{lines}\n\n{self._messages['menu_hint']}"
         return [_text_body(wa_id, part) for part in split_message(text, TEXT_LIMIT)]
 
-    async def _choice_id(self, choice: Choice) -> str:
-        if len(choice.payload) <= ROW_ID_LIMIT:
-            return choice.payload
-        key = hashlib.sha256(choice.payload.encode()).hexdigest()[:20]
-        await self._redis.set(f"{self._prefix}button:{key}", choice.payload, ex=BUTTON_TTL_SECONDS)
-        return f"k:{key}"
-
-    async def resolve_choice(self, payload: str) -> str | None:
-        if not payload.startswith("k:"):
-            return payload
-        stored = await self._redis.get(f"{self._prefix}button:{payload[2:]}")
-        return stored.decode() if isinstance(stored, bytes) else stored
+    async def _button_id(self, choice: Choice) -> str:
+        return await self._choices.button_id(choice.payload, ROW_ID_LIMIT)
 
     async def _mark_unreachable(self, sender: str, reason: str) -> None:
         logger.info("WhatsApp user %s is unreachable (%s)", user_tag(sender), reason)
