@@ -41,9 +41,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import redis as redis_sync
 
-from bench.nlu import load_heldout, percentile, redis_for_bench, rss_mb
+from bench.nlu import drop_keys, load_heldout, percentile, redis_for_bench, rss_mb
 from scripts.stack import APP_PYTHON, QUIET_ENV, ROOT, Stack, free_port, wait_http
 from tests.fakes import graph_api as wa
 from tests.fakes import telegram_api as tg
@@ -104,8 +103,21 @@ class Channel:
     def new_address(self) -> str:
         raise NotImplementedError
 
-    async def deliver(self, address: str, text: str, duplicate: bool) -> int:
+    def webhook(self, address: str, text: str) -> tuple[str, bytes, dict[str, str]]:
+        """Path, raw body and headers of one delivery, as the platform would send it."""
         raise NotImplementedError
+
+    async def deliver(self, address: str, text: str, duplicate: bool) -> int:
+        """POST the delivery (twice when `duplicate`); the last status."""
+        path, raw, headers = self.webhook(address, text)
+        headers = {"Content-Type": "application/json", **headers}
+        status = 0
+        for _ in range(2 if duplicate else 1):
+            async with self.session.post(
+                f"{self.gateway}{path}", data=raw, headers=headers
+            ) as response:
+                status = response.status
+        return status
 
 
 class TelegramLoad(Channel):
@@ -114,16 +126,10 @@ class TelegramLoad(Channel):
     def new_address(self) -> str:
         return str(next(_chats))
 
-    async def deliver(self, address: str, text: str, duplicate: bool) -> int:
+    def webhook(self, address: str, text: str) -> tuple[str, bytes, dict[str, str]]:
         update = tg.text_update(next(_update_ids), int(address), text)
         headers = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
-        status = 0
-        for _ in range(2 if duplicate else 1):
-            async with self.session.post(
-                f"{self.gateway}/webhooks/telegram", json=update, headers=headers
-            ) as response:
-                status = response.status
-        return status
+        return "/webhooks/telegram", json.dumps(update).encode(), headers
 
 
 class WhatsAppLoad(Channel):
@@ -132,17 +138,10 @@ class WhatsAppLoad(Channel):
     def new_address(self) -> str:
         return f"628{next(_chats):09d}"
 
-    async def deliver(self, address: str, text: str, duplicate: bool) -> int:
+    def webhook(self, address: str, text: str) -> tuple[str, bytes, dict[str, str]]:
         message = wa.text_message(f"wamid.bench{uuid.uuid4().hex}", address, text)
         raw = json.dumps(wa.envelope(messages=[message], phone_number_id=PHONE_ID)).encode()
-        headers = {"X-Hub-Signature-256": wa.sign(raw, WA_SECRET)}
-        status = 0
-        for _ in range(2 if duplicate else 1):
-            async with self.session.post(
-                f"{self.gateway}/webhooks/whatsapp", data=raw, headers=headers
-            ) as response:
-                status = response.status
-        return status
+        return "/webhooks/whatsapp", raw, {"X-Hub-Signature-256": wa.sign(raw, WA_SECRET)}
 
 
 async def run_level(
@@ -362,15 +361,6 @@ async def full_run(
     return {"rows": rows, "memory_rss_mb": memory, "redis": stack.redis_url}
 
 
-def clean(redis_url: str | None, prefix: str) -> None:
-    if not redis_url:
-        return
-    client = redis_sync.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    for start in range(0, len(keys), 1000):
-        client.delete(*keys[start : start + 1000])
-
-
 async def main(quick: bool, runs: list[str]) -> int:
     redis_url = redis_for_bench()
     report: dict[str, Any] = {}
@@ -393,7 +383,7 @@ async def main(quick: bool, runs: list[str]) -> int:
         try:
             report[run] = await jobs[run](prefix)
         finally:
-            clean(redis_url, prefix)
+            drop_keys(redis_url, prefix)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=1))
     failed = False

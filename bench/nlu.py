@@ -126,6 +126,16 @@ def redis_for_bench() -> str | None:
         return None
 
 
+def drop_keys(redis_url: str | None, prefix: str) -> None:
+    """Delete what a benchmark stored under its prefix (nothing to do on the embedded store)."""
+    if not redis_url:
+        return
+    client = redis_sync.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+
+
 def main() -> None:
     cases = load_heldout()
     prefix = f"ksbench:{uuid.uuid4().hex[:8]}:"
@@ -158,11 +168,7 @@ def main() -> None:
         memory = {name: rss_mb(p.pid) for name, p in stack.processes.items()}
     finally:
         stack.stop()
-        if stack.redis_url:
-            client = redis_sync.Redis.from_url(stack.redis_url)
-            keys = list(client.scan_iter(match=f"{prefix}*"))
-            if keys:
-                client.delete(*keys)
+        drop_keys(stack.redis_url, prefix)
     report = evaluate(results)
     report["memory_rss_mb"] = memory
     report["redis"] = "embedded" if stack.embedded_redis else "redis-server"

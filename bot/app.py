@@ -68,7 +68,7 @@ def create_app(settings: Settings) -> web.Application:
     app[MESSAGES] = yaml.safe_load(MESSAGES_FILE.read_text(encoding="utf-8"))
     domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
     app[DOMAIN_INTENTS] = {str(intent) for intent in domain.get("intents", [])}
-    app[SAFETY] = SafetyNet.load(PROJECT_ROOT / "domain.yml")
+    app[SAFETY] = SafetyNet.load(domain)
     app.cleanup_ctx.extend([_http_session, _redis, channels_ctx])
     add_routes(app)
     app.router.add_get("/", webchat.page)

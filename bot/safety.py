@@ -6,9 +6,7 @@ text as Rasa's `utter_emergency` (domain.yml), so the two never drift apart.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
+from typing import Any
 
 from nlu.emergency import EmergencyRules
 from nlu.normalize import SlangDictionary, normalize
@@ -23,8 +21,8 @@ class SafetyNet:
         self.reply = reply
 
     @classmethod
-    def load(cls, domain_path: Path) -> SafetyNet:
-        domain = yaml.safe_load(domain_path.read_text(encoding="utf-8"))
+    def load(cls, domain: dict[str, Any]) -> SafetyNet:
+        """The rules from nlu/data, the reply from the parsed domain.yml."""
         reply = domain["responses"][EMERGENCY_RESPONSE][0]["text"]
         return cls(EmergencyRules.load(), SlangDictionary.load(), reply)
 

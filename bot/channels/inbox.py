@@ -17,12 +17,11 @@ entry with backoff, and the user's later messages wait behind it.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from redis.asyncio import Redis
@@ -144,9 +143,7 @@ class Inbox:
                         logger.warning(
                             "Inbox: Redis unavailable (%s); retrying", type(error).__name__
                         )
-                    await asyncio.sleep(
-                        min(self._retry_max, self._retry_base * 2 ** min(failures, 6))
-                    )
+                    await asyncio.sleep(self._backoff(failures))
         finally:
             workers = list(self._workers.values())
             for task in workers:
@@ -229,7 +226,7 @@ class Inbox:
         while handler is not None:
             try:
                 async with self._semaphore:
-                    await handler(_with_attempt(entry, attempt))
+                    await handler(replace(entry, attempt=attempt))
                 break
             except RetryLater as reason:
                 attempt += 1
@@ -265,15 +262,5 @@ class Inbox:
         return float(min(self._retry_max, self._retry_base * 2 ** min(failures, 6)))
 
 
-def _with_attempt(entry: Entry, attempt: int) -> Entry:
-    if attempt == entry.attempt:
-        return entry
-    return Entry(entry.id, entry.channel, entry.order_key, entry.data, attempt)
-
-
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def encode(data: dict[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))

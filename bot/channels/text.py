@@ -33,23 +33,10 @@ def _fit(paragraph: str, limit: int) -> list[str]:
         if len(sentence) <= limit:
             out.append(sentence)
             continue
+        # Words, with any unbroken run longer than a message cut into message-sized chunks.
         words = sentence.split(" ")
-        current = ""
-        for word in words:
-            while len(word) > limit:  # one unbroken run longer than a message
-                if current:
-                    out.append(current)
-                    current = ""
-                out.append(word[:limit])
-                word = word[limit:]
-            candidate = f"{current} {word}" if current else word
-            if len(candidate) <= limit:
-                current = candidate
-            else:
-                out.append(current)
-                current = word
-        if current:
-            out.append(current)
+        chunks = [w[i : i + limit] for w in words for i in range(0, max(len(w), 1), limit)]
+        out.extend(_pack([(" ", chunk) for chunk in chunks], limit))
     return [p for p in out if p]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -127,13 +128,13 @@ async def test_a_redelivered_update_is_answered_once(stack: Stack) -> None:
         assert await stack.telegram_update(update) == 200
     await stack.telegram.wait_for_sent(1)
     inbox = stack.client.app[CHANNELS].inbox
-    await until_async(lambda: _is_zero(inbox.pending_count()))
+
+    async def nothing_pending() -> bool:
+        return await inbox.pending_count() == 0
+
+    await until_async(nothing_pending)
     assert len(stack.rasa.requests) == 1
     assert replies(stack) == ["Jawaban: halo"]
-
-
-async def _is_zero(count: Any) -> bool:
-    return await count == 0
 
 
 async def test_messages_of_one_user_are_answered_in_order(stack: Stack) -> None:
@@ -180,18 +181,11 @@ async def test_when_rasa_is_down_one_polite_notice_then_the_answer_when_it_retur
     await stack.telegram_update(tg.text_update(22, CHAT, "jadwal imunisasi"))
     await stack.telegram_update(tg.text_update(23, CHAT, "halo?"))
     await stack.telegram.wait_for_sent(1)
-    await until_async(lambda: _sleep_true(0.3))
+    await asyncio.sleep(0.3)
     assert len(replies(stack)) == 1 and "Coba lagi sebentar" in replies(stack)[0]
     stack.rasa.mode = "ok"
     await stack.telegram.wait_for_sent(3, timeout=10)
     assert replies(stack)[1:] == ["Jawaban: jadwal imunisasi", "Jawaban: halo?"]
-
-
-async def _sleep_true(seconds: float) -> bool:
-    import asyncio
-
-    await asyncio.sleep(seconds)
-    return True
 
 
 async def test_a_danger_sign_gets_119_even_while_rasa_is_down(stack: Stack) -> None:
@@ -242,7 +236,7 @@ async def test_a_flooding_user_is_slowed_with_one_notice_and_others_are_not(
             await stack.telegram_update(tg.text_update(200 + i, CHAT, f"spam {i}"))
         await stack.telegram_update(tg.text_update(300, CHAT + 9, "halo"))
         await stack.telegram.wait_for_sent(7)
-        await until_async(lambda: _sleep_true(0.3))
+        await asyncio.sleep(0.3)
         texts = replies(stack)
         assert texts[:5] == [f"Jawaban: spam {i}" for i in range(5)]
         assert len(texts) == 6 and "Tunggu sebentar" in texts[5]
@@ -255,7 +249,7 @@ async def test_group_chats_are_not_answered(stack: Stack) -> None:
     update: dict[str, Any] = tg.text_update(26, -100123, "halo semua")
     update["message"]["chat"] = {"id": -100123, "type": "group", "title": "Kader"}
     assert await stack.telegram_update(update) == 200
-    await until_async(lambda: _sleep_true(0.3))
+    await asyncio.sleep(0.3)
     assert stack.rasa.requests == [] and stack.telegram.sent == []
 
 
@@ -275,7 +269,7 @@ async def test_a_reply_that_failed_to_go_out_is_resent_without_asking_rasa_again
     channel.send = flaky_send  # type: ignore[method-assign]
     await stack.telegram_update(tg.text_update(27, CHAT, "cara cegah stunting"))
     await stack.telegram.wait_for_sent(1)
-    await until_async(lambda: _sleep_true(0.3))
+    await asyncio.sleep(0.3)
     assert replies(stack) == ["Jawaban: cara cegah stunting"]
     # Rasa saw the message once: a second request would count it twice in the conversation.
     assert stack.rasa.texts_from(f"tg:{CHAT}") == ["cara cegah stunting"]
