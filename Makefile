@@ -103,6 +103,10 @@ bench-posyandu: $(VENV_APP)/.installed ## National-scale Posyandu import, name a
 bench-channels: venvs $(MODEL) ## Telegram/WhatsApp webhook-in to reply-out: gateway alone and the full stack
 	$(APP_PY) -m bench.channels
 
+.PHONY: bench-focus
+bench-focus: venvs ## Long questions: NLU scored per focus mode (off/strip/question) on both held-out sets
+	bench/focus.sh
+
 .PHONY: bench-tokenizers
 bench-tokenizers: venvs $(SPACY_MODEL)/meta.json ## spaCy tokenizer+lemmas vs whitespace tokenizer on the held-out set
 	bench/tokenizers.sh

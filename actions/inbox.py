@@ -1,10 +1,17 @@
-"""The inbox of questions the assistant could not answer, for health promoters."""
+"""The inbox of questions the assistant could not answer, for health promoters.
+
+Filed: low-confidence messages (nlu_fallback), health questions outside our
+topics (out_of_scope_health) and other requests (out_of_scope). Phone numbers,
+NIK and e-mail addresses are redacted before anything is stored, and nothing
+identifies who asked (the reply promises "tanpa nama atau nomor Anda").
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
+import re
 from typing import Any
 
 from rasa_sdk.executor import CollectingDispatcher
@@ -19,6 +26,20 @@ logger = logging.getLogger(__name__)
 
 INBOX_LIMIT = 10_000
 
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+# 16-digit NIK, and any other long run of digits (spaces, dots and dashes allowed).
+_NIK = re.compile(r"(?<!\d)\d(?:[ .-]?\d){15}(?!\d)")
+_PHONE = re.compile(r"(?<![\w+])(?:\+62|62|0)[ .-]?8(?:[ .-]?\d){6,12}(?!\d)")
+_LONG_NUMBER = re.compile(r"(?<!\d)\d(?:[ .-]?\d){9,}(?!\d)")
+
+
+def redact(text: str) -> str:
+    """The text with e-mail addresses, NIK and phone numbers replaced by placeholders."""
+    text = _EMAIL.sub("[email]", text)
+    text = _NIK.sub("[nik]", text)
+    text = _PHONE.sub("[telepon]", text)
+    return _LONG_NUMBER.sub("[angka]", text)
+
 
 class UnansweredInbox:
     """Newest first, capped; keeps the question and the channel, never who asked."""
@@ -27,9 +48,16 @@ class UnansweredInbox:
         self._redis = redis
         self._key = f"{prefix}inbox:unanswered"
 
-    async def add(self, text: str, channel: str | None, guesses: list[dict[str, Any]]) -> None:
+    async def add(
+        self,
+        text: str,
+        channel: str | None,
+        guesses: list[dict[str, Any]],
+        intent: str | None = None,
+    ) -> None:
         item = {
-            "text": text,
+            "text": redact(text),
+            "intent": intent,
             "channel": channel,
             "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "guesses": [
@@ -61,7 +89,12 @@ class ActionLogUnanswered(Action):
         metadata = message.get("metadata") or {}
         inbox = self._inbox or UnansweredInbox(shared_redis(), redis_prefix())
         try:
-            await inbox.add(text, metadata.get("channel"), message.get("intent_ranking") or [])
+            await inbox.add(
+                text,
+                metadata.get("channel"),
+                message.get("intent_ranking") or [],
+                (message.get("intent") or {}).get("name"),
+            )
         except RedisError:
             logger.exception("Could not file an unanswered question")
         return []

@@ -74,13 +74,13 @@ async def chat(request: web.Request) -> web.Response:
 def _rasa_unavailable(app: web.Application, text: str) -> web.Response:
     """503 with a polite reply; a danger sign still gets the emergency reply first."""
     safety, messages = app[SAFETY], app[MESSAGES]
-    emergency = safety.is_emergency(text)
-    replies = [Reply(text=safety.reply)] if emergency else []
+    emergency = safety.reply_for(text)
+    replies = [Reply(text=emergency)] if emergency is not None else []
     replies.append(Reply(text=messages["rasa_unavailable"]))
     body = ChatResponse(
         replies=replies,
-        intent="emergency" if emergency else None,
-        confidence=1.0 if emergency else None,
+        intent="emergency" if emergency is not None else None,
+        confidence=1.0 if emergency is not None else None,
         faq_id=None,
     ).model_dump()
     return error_response(

@@ -1,8 +1,14 @@
 """Rasa component: danger signs override the classifier's intent with `emergency`.
 
-Runs after the FallbackClassifier. The classifier's ranking is kept after the
-emergency entry, so the emergency action can still answer the question the
-message also asked.
+Runs last, after the FallbackClassifier and the OriginalTextRestorer. It reads
+the whole message (as typed, and normalised before any focusing), so a danger
+sign anywhere in a long message is found. The classifier's ranking is kept
+after the emergency entry, so the emergency action can still answer the
+question the message also asked.
+
+It also adds the entity `emergency_kind` (`umum` or `jiwa`, spanning the
+message) that fills the slot of the same name: `utter_emergency` has a caring
+variation with a mental-health service for self-harm and suicide wording.
 """
 
 from __future__ import annotations
@@ -11,6 +17,12 @@ from typing import Any, Dict, List, Text
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    EXTRACTOR,
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
@@ -21,10 +33,11 @@ from rasa.shared.nlu.training_data.message import Message
 
 from nlu.data_file_component import DataFileComponent
 from nlu.emergency import DEFAULT_RULES, EmergencyRules
-from nlu.slang_normalizer import ORIGINAL_TEXT
+from nlu.slang_normalizer import NORMALIZED_TEXT, ORIGINAL_TEXT
 
 EMERGENCY_INTENT = "emergency"
 EMERGENCY_SIGN = "emergency_sign"
+EMERGENCY_KIND = "emergency_kind"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -44,9 +57,14 @@ class EmergencyDetector(DataFileComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            texts = [message.get(TEXT) or "", message.get(ORIGINAL_TEXT) or ""]
-            sign = self._rules.first_match(*texts)
-            if sign is None:
+            text = message.get(TEXT) or ""
+            texts = [
+                message.get(NORMALIZED_TEXT) or "",
+                message.get(ORIGINAL_TEXT) or "",
+                text,
+            ]
+            found = self._rules.match(*texts)
+            if found is None:
                 continue
             ranking = [
                 entry
@@ -56,5 +74,20 @@ class EmergencyDetector(DataFileComponent):
             top = {INTENT_NAME_KEY: EMERGENCY_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
             message.set(INTENT, top, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)
-            message.set(EMERGENCY_SIGN, sign, add_to_output=True)
+            message.set(EMERGENCY_SIGN, found.sign, add_to_output=True)
+            entities = [
+                entity
+                for entity in message.get(ENTITIES) or []
+                if entity.get(ENTITY_ATTRIBUTE_TYPE) != EMERGENCY_KIND
+            ]
+            entities.append(
+                {
+                    ENTITY_ATTRIBUTE_TYPE: EMERGENCY_KIND,
+                    ENTITY_ATTRIBUTE_VALUE: found.reply,
+                    ENTITY_ATTRIBUTE_START: 0,
+                    ENTITY_ATTRIBUTE_END: len(text),
+                    EXTRACTOR: type(self).__name__,
+                }
+            )
+            message.set(ENTITIES, entities, add_to_output=True)
         return messages

@@ -139,8 +139,9 @@ class Conversation:
     async def _notice_unavailable(self, message: Inbound, channel: Channel, text: str) -> None:
         """One "coba lagi sebentar" per user per outage; a danger sign gets 119 first."""
         replies = []
-        if self._safety.is_emergency(text):
-            replies.append(Outbound(self._safety.reply))
+        emergency = self._safety.reply_for(text)
+        if emergency is not None:
+            replies.append(Outbound(emergency))
         if await self._first_notice(message.sender_id):
             replies.append(Outbound(self._messages["rasa_delayed"]))
         if replies:

@@ -3,13 +3,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from redis.asyncio import Redis
 
 from actions.content import ContentStore
 from actions.faq import ActionAnswerFaq
-from actions.inbox import ActionLogUnanswered, UnansweredInbox
+from actions.inbox import ActionLogUnanswered, UnansweredInbox, redact
 from actions.safety import ActionEmergencyFollowup
 from tests.actions.conftest import tracker_for
 
@@ -104,3 +105,39 @@ async def test_unanswered_question_is_filed_without_the_sender(
     assert item["channel"] == "web"
     assert item["guesses"][1] == {"intent": "bayi.asi", "confidence": 0.3}
     assert "web:test" not in json.dumps(item)
+
+
+async def test_out_of_scope_health_is_filed_with_personal_data_redacted(
+    redis: Redis, redis_prefix: str
+) -> None:
+    inbox = UnansweredInbox(redis, redis_prefix)
+    text = (
+        "dok, pil kb sy lupa 2 hari gmn? wa sy 0812-3456-7890, "
+        "NIK 3201234567890123, email ani.b@contoh.id"
+    )
+    tracker = tracker_for("out_of_scope_health", 0.8, text=text)
+    await ActionLogUnanswered(inbox).run(CollectingDispatcher(), tracker, {})
+    [item] = await inbox.latest()
+    assert item["intent"] == "out_of_scope_health"
+    assert (
+        item["text"] == "dok, pil kb sy lupa 2 hari gmn? wa sy [telepon], NIK [nik], email [email]"
+    )
+    stored = json.dumps(item)
+    for personal in ("3456", "3201234567890123", "ani.b"):
+        assert personal not in stored
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("telp +62 812 3456 7890", "telp [telepon]"),
+        ("hp 081234567890", "hp [telepon]"),
+        (
+            "anak 4 bulan berat 6,5 kg lahir 10-03-2025",
+            "anak 4 bulan berat 6,5 kg lahir 10-03-2025",
+        ),
+        ("no bpjs 0001234567890", "no bpjs [angka]"),
+    ],
+)
+def test_redaction_keeps_ages_weights_and_dates(text: str, expected: str) -> None:
+    assert redact(text) == expected

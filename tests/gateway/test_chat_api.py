@@ -132,6 +132,19 @@ async def test_rasa_down_still_answers_a_danger_sign_first(redis_prefix: str) ->
         assert "Coba lagi" in body["replies"][1]["text"]
 
 
+async def test_rasa_down_answers_self_harm_with_the_caring_reply(redis_prefix: str) -> None:
+    app = create_app(settings_for("http://127.0.0.1:1", redis_prefix))
+    async with TestClient(TestServer(app)) as client:
+        response = await client.post(
+            "/api/v1/chat", json={"user_id": "u1", "text": "capek hidup, pengen self harm lg"}
+        )
+        body = await response.json()
+        assert body["intent"] == "emergency"
+        first = body["replies"][0]["text"]
+        assert "119" in first and "healing119.id" in first
+        assert "PENTING" not in first
+
+
 async def test_slow_rasa_times_out_instead_of_hanging(
     gateway: Client, fake_rasa: tuple[FakeRasa, str]
 ) -> None:

@@ -52,3 +52,41 @@ def test_typed_text_is_checked_as_well_as_normalised_text(detector: EmergencyDet
     message.set("original_text", "anak saya kejang")
     [result] = detector.process([message])
     assert result.get("intent")["name"] == "emergency"
+
+
+def kind(message: Message) -> list[str]:
+    return [e["value"] for e in message.get("entities") or [] if e["entity"] == "emergency_kind"]
+
+
+def test_self_harm_asks_for_the_caring_reply(detector: EmergencyDetector) -> None:
+    text = "teman saya barusan self harm, tangannya disilet"
+    [message] = detector.process([classified(text, "jiwa.stres", 0.7)])
+    assert message.get("intent")["name"] == "emergency"
+    assert message.get("emergency_sign") == "bunuh_diri"
+    entity = next(e for e in message.get("entities") if e["entity"] == "emergency_kind")
+    assert entity["value"] == "jiwa"
+    assert (entity["start"], entity["end"]) == (0, len(text))
+
+
+def test_other_danger_signs_ask_for_the_general_reply(detector: EmergencyDetector) -> None:
+    [message] = detector.process([classified("barusan anak sy kejang", "greet", 0.4)])
+    assert kind(message) == ["umum"]
+
+
+def test_the_whole_message_is_read_even_when_nlu_saw_only_the_question(
+    detector: EmergencyDetector,
+) -> None:
+    message = classified("apakah ini tanda stunting ?", "balita.stunting", 0.9)
+    message.set(
+        "normalized_text",
+        "selamat malam dok . tadi anak saya kejang 2 menit . apakah ini tanda stunting ?",
+    )
+    [result] = detector.process([message])
+    assert result.get("intent")["name"] == "emergency"
+    assert kind(result) == ["umum"]
+
+
+def test_no_entity_without_a_danger_sign(detector: EmergencyDetector) -> None:
+    [message] = detector.process([classified("mati lampu lagi", "out_of_scope", 0.9)])
+    assert message.get("entities") is None
+    assert message.get("intent")["name"] == "out_of_scope"

@@ -88,3 +88,39 @@ def test_restorer_puts_back_the_typed_text_and_entity_offsets(
     [entity] = restored.get("entities")
     assert restored.get("text") == typed
     assert typed[entity["start"] : entity["end"]] == "Kulisusu Barat"
+
+
+def test_long_messages_are_focused_but_the_whole_text_is_kept(
+    component_kwargs: Dict[str, Any],
+) -> None:
+    config = {**SlangNormalizer.get_default_config(), "focus": "question"}
+    normalizer = SlangNormalizer.create(config, **component_kwargs)
+    text = "Halo dok. Anak sy 2 thn. Tadi kejang. Imunisasi apa yg kurang ya? Makasih dok."
+    [message] = normalizer.process([Message(data={"text": text})])
+    assert message.get("text") == "tadi kejang . imunisasi apa yang kurang ya ?"
+    assert message.get("normalized_text").startswith(
+        "halo dokter . anak saya 2 tahun . tadi kejang"
+    )
+    assert message.get("original_text") == text
+
+
+def test_annotated_training_examples_are_never_cut(component_kwargs: Dict[str, Any]) -> None:
+    config = {**SlangNormalizer.get_default_config(), "focus": "question"}
+    normalizer = SlangNormalizer.create(config, **component_kwargs)
+    text = "Halo. Saya di desa Lambale. Posyandu kapan? Makasih."
+    start = text.index("Lambale")
+    example = Message(
+        data={
+            "text": text,
+            "intent": "ask_posyandu_schedule",
+            "entities": [{"entity": "desa", "start": start, "end": start + 7, "value": "Lambale"}],
+        }
+    )
+    normalizer.process_training_data(TrainingData([example]))
+    assert example.get("text").startswith("halo . saya di desa lambale")
+
+
+def test_unknown_focus_mode_is_refused(component_kwargs: Dict[str, Any]) -> None:
+    config = {**SlangNormalizer.get_default_config(), "focus": "all"}
+    with pytest.raises(ValueError, match="focus"):
+        SlangNormalizer.create(config, **component_kwargs)

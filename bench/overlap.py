@@ -1,0 +1,97 @@
+"""Held-out utterances that also appear in the training data (exactly or nearly).
+
+The held-out set (bench/heldout*.yml) is only a fair measurement if nothing in
+it was trained on. Two lines collide when they are equal after lower-casing,
+dropping punctuation and collapsing spaces, or when their similarity
+(rapidfuzz `ratio`, 0-100) reaches NEAR_DUPLICATE.
+
+Run: .venv/app/bin/python -m bench.overlap   (lists collisions; exit code 1 if any)
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from rapidfuzz import fuzz, process
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAINING_DIR = ROOT / "data" / "nlu"
+HELDOUT_FILES = (ROOT / "bench" / "heldout.yml", ROOT / "bench" / "heldout_long.yml")
+NEAR_DUPLICATE = 90.0
+
+_ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}")
+_NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    intent: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Collision:
+    heldout: Example
+    training: Example
+    score: float
+
+
+def canonical(text: str) -> str:
+    """Lower-cased words only: annotations unwrapped, punctuation and extra spaces gone."""
+    text = _ANNOTATION.sub(lambda m: m.group(1) or m.group(2) or "", text)
+    return " ".join(_NOT_WORD.sub(" ", text.lower()).split())
+
+
+def read_examples(path: Path) -> list[Example]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    found = []
+    for item in data.get("nlu") or []:
+        if "intent" not in item:
+            continue
+        for line in str(item.get("examples") or "").splitlines():
+            line = line.strip()
+            if line.startswith("- "):
+                found.append(Example(line[2:].strip(), str(item["intent"]), path.name))
+    return found
+
+
+def training_examples() -> list[Example]:
+    return [e for path in sorted(TRAINING_DIR.glob("*.yml")) for e in read_examples(path)]
+
+
+def heldout_examples() -> list[Example]:
+    return [e for path in HELDOUT_FILES if path.exists() for e in read_examples(path)]
+
+
+def collisions(
+    heldout: list[Example], training: list[Example], cutoff: float = NEAR_DUPLICATE
+) -> list[Collision]:
+    train_keys = [canonical(e.text) for e in training]
+    found = []
+    for example in heldout:
+        key = canonical(example.text)
+        best = process.extractOne(key, train_keys, scorer=fuzz.ratio, score_cutoff=cutoff)
+        if best is not None:
+            _, score, index = best
+            found.append(Collision(example, training[index], float(score)))
+    return found
+
+
+def main() -> int:
+    found = collisions(heldout_examples(), training_examples())
+    for c in found:
+        print(
+            f"{c.score:5.1f}  held-out [{c.heldout.intent}] {c.heldout.text!r}\n"
+            f"       training [{c.training.intent}] {c.training.text!r} ({c.training.source})"
+        )
+    print(f"{len(found)} held-out utterances collide with training data")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
