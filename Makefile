@@ -103,6 +103,10 @@ bench-posyandu: $(VENV_APP)/.installed ## National-scale Posyandu import, name a
 bench-channels: venvs $(MODEL) ## Telegram/WhatsApp webhook-in to reply-out: gateway alone and the full stack
 	$(APP_PY) -m bench.channels
 
+.PHONY: bench-emergency
+bench-emergency: $(VENV_APP)/.installed ## Danger-sign rules alone: recall and precision on the held-out and sealed sets
+	$(APP_PY) -m bench.emergency
+
 .PHONY: bench-focus
 bench-focus: venvs ## Long questions: NLU scored per focus mode (off/strip/question) on both held-out sets
 	bench/focus.sh

@@ -8,7 +8,9 @@ neighbouring sentences, is checked, so a danger sign in the middle of a long,
 polite story is found and words of different stories are not combined. A sign
 fires when, after its `mask` phrases are blanked out ("mati lampu", the video
 game "dbd", "ketawa sampai kejang"), all its `sentence` patterns match within
-one such window and all its `context` patterns match somewhere in the message.
+one such window and all its `context` patterns match somewhere in the message,
+unless that window only asks in general or tells of long ago (the file's
+`unless` patterns, cancelled again by `now` words such as "tadi", "masih").
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class Sign:
     context: tuple[re.Pattern[str], ...] = ()
     mask: tuple[re.Pattern[str], ...] = ()
     reply: str = "umum"
+    # General questions and long-ago events, and the words that make them current again.
+    unless: tuple[re.Pattern[str], ...] = ()
+    now: tuple[re.Pattern[str], ...] = ()
 
     def masked(self, text: str) -> str:
         for pattern in self.mask:
@@ -61,12 +66,26 @@ class Sign:
         return text
 
     def matches(self, text: str) -> bool:
+        # Cheap first: a pattern found nowhere in the message is found in no sentence,
+        # and masking only ever removes text.
+        patterns = self.context + self.sentence
+        if not all(pattern.search(text) for pattern in patterns):
+            return False
         text = self.masked(text)
-        if not all(pattern.search(text) for pattern in self.context):
+        if not all(pattern.search(text) for pattern in patterns):
             return False
         parts = sentences(text)
         windows = parts + [f"{a} . {b}" for a, b in itertools.pairwise(parts)]
-        return any(all(p.search(window) for p in self.sentence) for window in windows)
+        return any(
+            all(p.search(window) for p in self.sentence) and not self._only_general(window)
+            for window in windows
+        )
+
+    def _only_general(self, window: str) -> bool:
+        """The window asks in general or tells of long ago, and nothing says it is happening."""
+        return any(p.search(window) for p in self.unless) and not any(
+            p.search(window) for p in self.now
+        )
 
 
 @dataclass(frozen=True)
@@ -91,6 +110,9 @@ class EmergencyRules:
     @classmethod
     def load(cls, path: Path | str = DEFAULT_RULES) -> EmergencyRules:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        shared_mask = tuple(_compile(p) for p in data.get("mask") or [])
+        unless = tuple(_compile(p) for p in data.get("unless") or [])
+        now = tuple(_compile(p) for p in data.get("now") or [])
         signs = []
         for entry in data.get("signs") or []:
             name = str(entry.get("name"))
@@ -102,7 +124,11 @@ class EmergencyRules:
                 raise ValueError(f"{path}: sign {name!r} has no sentence patterns")
             context = tuple(_compile(p) for p in entry.get("context") or [])
             mask = tuple(_compile(p) for p in entry.get("mask") or [])
-            signs.append(Sign(name, sentence, context, mask, reply))
+            if not entry.get("always"):
+                mask, general = shared_mask + mask, unless
+            else:
+                general = ()
+            signs.append(Sign(name, sentence, context, mask, reply, general, now))
         return cls(signs)
 
     def match(self, *texts: str) -> Match | None:
