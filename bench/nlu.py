@@ -32,6 +32,8 @@ from typing import Any
 import redis as redis_sync
 import yaml
 
+from nlu.emergency import EmergencyRules, decide
+from nlu.normalize import SlangDictionary, normalize
 from scripts.stack import ROOT, Stack, free_port
 
 HELDOUT = ROOT / "bench" / "heldout.yml"
@@ -154,11 +156,16 @@ def evaluate(results: list[dict[str, Any]]) -> dict[str, Any]:
     return report
 
 
-def decide(result: dict[str, Any], threshold: float, ambiguity: float) -> str:
-    """What the pipeline would predict with these FallbackClassifier settings."""
-    if result["emergency_sign"]:
-        return EMERGENCY
+def decide_at(result: dict[str, Any], threshold: float, ambiguity: float) -> str:
+    """What the pipeline would predict with these FallbackClassifier settings.
+
+    The same rule as the EmergencyDetector (nlu.emergency.decide): the danger-sign
+    rules first, then the classifier's ranking under the thresholds.
+    """
     ranking = result["ranking"]
+    decision = decide(ranking, result["found"], result["considered"], threshold, ambiguity)
+    if decision is not None:
+        return decision.intent
     if not ranking:
         return FALLBACK
     top = ranking[0]["confidence"]
@@ -173,7 +180,7 @@ def threshold_curve(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for threshold in THRESHOLDS:
         for ambiguity in AMBIGUITIES:
-            predicted = [(r["gold"], decide(r, threshold, ambiguity)) for r in results]
+            predicted = [(r["gold"], decide_at(r, threshold, ambiguity)) for r in results]
             in_scope = [(g, p) for g, p in predicted if g not in OUT_OF_SCOPE]
             oos = [(g, p) for g, p in predicted if g in OUT_OF_SCOPE]
             rows.append(
@@ -231,14 +238,12 @@ def print_curve(rows: list[dict[str, Any]], chosen: tuple[float, float]) -> None
 
 
 def parse(url: str, text: str) -> dict[str, Any]:
-    """The classifier's own ranking (without the fallback entry) and any danger sign."""
+    """The classifier's own ranking, before the EmergencyDetector judged it."""
     _, body, _ = post(url, {"text": text})
-    ranking = [
-        {"name": r["name"], "confidence": float(r["confidence"])}
-        for r in body.get("intent_ranking") or []
-        if r["name"] not in (FALLBACK, EMERGENCY)
+    ranking = body.get("classifier_ranking") or [
+        r for r in body.get("intent_ranking") or [] if r["name"] != FALLBACK
     ]
-    return {"ranking": ranking, "emergency_sign": body.get("emergency_sign")}
+    return {"ranking": [{"name": r["name"], "confidence": float(r["confidence"])} for r in ranking]}
 
 
 def redis_for_bench() -> str | None:
@@ -280,8 +285,10 @@ def main() -> None:
         for warmup in ("halo", "jadwal imunisasi", "makasih"):
             post(url, {"user_id": "warmup", "text": warmup})
         parse_url = f"http://127.0.0.1:{stack.rasa_port}/model/parse"
+        rules, dictionary = EmergencyRules.load(), SlangDictionary.load()
         results = []
         for text, gold, long in cases:
+            normalized = normalize(text, dictionary).text
             status, body, ms = post(url, {"user_id": uuid.uuid4().hex, "text": text})
             results.append(
                 {
@@ -295,6 +302,8 @@ def main() -> None:
                     **parse(parse_url, text),
                 }
             )
+            results[-1]["found"] = rules.match(normalized, text)
+            results[-1]["considered"] = rules.considered(normalized, text)
         memory = {name: rss_mb(p.pid) for name, p in stack.processes.items()}
     finally:
         stack.stop()

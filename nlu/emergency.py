@@ -19,10 +19,19 @@ import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-__all__ = ["DEFAULT_RULES", "EmergencyRules", "Match", "Sign", "sentences"]
+__all__ = [
+    "DEFAULT_RULES",
+    "Decision",
+    "EmergencyRules",
+    "Match",
+    "Sign",
+    "decide",
+    "sentences",
+]
 
 DEFAULT_RULES = Path(__file__).parent / "data" / "emergency.yml"
 
@@ -80,6 +89,10 @@ class Sign:
             all(p.search(window) for p in self.sentence) and not self._only_general(window)
             for window in windows
         )
+
+    def considered(self, text: str) -> bool:
+        """The sign's words are in the text, whether or not a mask, context or veto stopped it."""
+        return all(pattern.search(text) for pattern in self.sentence)
 
     def _only_general(self, window: str) -> bool:
         """The window asks in general or tells of long ago, and nothing says it is happening."""
@@ -142,7 +155,70 @@ class EmergencyRules:
         found.sort(key=lambda name: name not in self._jiwa)
         return Match(tuple(found), "jiwa" if found[0] in self._jiwa else "umum")
 
+    def considered(self, *texts: str) -> bool:
+        """Some sign's words are in the texts: the rules looked at this message and said no."""
+        return any(sign.considered(text) for sign in self.signs for text in texts if text)
+
     def first_match(self, *texts: str) -> str | None:
         """Name of the most important sign found in any of the texts, or None."""
         found = self.match(*texts)
         return found.sign if found else None
+
+
+EMERGENCY = "emergency"
+FALLBACK = "nlu_fallback"
+# DIET's own `emergency` prediction counts only at or above this confidence, and only
+# for wordings the rules do not know (see decide()). Chosen by `make bench-nlu`.
+CLASSIFIER_EMERGENCY_MIN = 0.6
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The intent to give a message, once danger signs have had their say."""
+
+    intent: str
+    confidence: float
+    ranking: list[dict[str, Any]]
+    kind: str | None = None  # umum | jiwa, for an emergency
+    source: str | None = None  # "rules" or "classifier", for an emergency
+
+
+def decide(
+    ranking: list[dict[str, Any]],
+    found: Match | None,
+    considered: bool,
+    threshold: float,
+    ambiguity: float,
+    classifier_min: float = CLASSIFIER_EMERGENCY_MIN,
+) -> Decision | None:
+    """Emergency by the rules, or by the classifier where the rules know no such words.
+
+    `ranking` is the classifier's (without the fallback entry). The rules win. The
+    classifier's own `emergency` stands when it is confident and no sign's words are
+    in the message; when the rules saw the words and said no ("ketawa sampai
+    kejang-kejang", "tandanya seperti apa"), or the classifier is unsure, its
+    `emergency` is dropped and the rest of its ranking decides, with the same
+    FallbackClassifier thresholds. None: leave the message as it is.
+    """
+    others = [entry for entry in ranking if entry.get("name") != EMERGENCY]
+    if found is not None:
+        top = {"name": EMERGENCY, "confidence": 1.0}
+        return Decision(EMERGENCY, 1.0, [top, *others], found.reply, "rules")
+    if not ranking or ranking[0].get("name") != EMERGENCY:
+        return None
+    confidence = float(ranking[0].get("confidence") or 0.0)
+    if confidence >= classifier_min and not considered:
+        names = [str(entry.get("name")) for entry in others[:2]]
+        kind = "jiwa" if "jiwa.stres" in names else "umum"
+        return Decision(EMERGENCY, confidence, ranking, kind, "classifier")
+    rest = max(1e-9, 1.0 - confidence)
+    rescaled = [
+        {**entry, "confidence": min(1.0, float(entry.get("confidence") or 0.0) / rest)}
+        for entry in others
+    ]
+    first = rescaled[0]["confidence"] if rescaled else 0.0
+    second = rescaled[1]["confidence"] if len(rescaled) > 1 else 0.0
+    if not rescaled or first < threshold or first - second < ambiguity:
+        fallback = {"name": FALLBACK, "confidence": threshold}
+        return Decision(FALLBACK, threshold, [fallback, *rescaled])
+    return Decision(str(rescaled[0]["name"]), first, rescaled)

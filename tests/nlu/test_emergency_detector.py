@@ -90,3 +90,40 @@ def test_no_entity_without_a_danger_sign(detector: EmergencyDetector) -> None:
     [message] = detector.process([classified("mati lampu lagi", "out_of_scope", 0.9)])
     assert message.get("entities") is None
     assert message.get("intent")["name"] == "out_of_scope"
+
+
+def ranked(text: str, *entries: tuple[str, float]) -> Message:
+    ranking = [{"name": name, "confidence": confidence} for name, confidence in entries]
+    return Message(data={"text": text, "intent": ranking[0], "intent_ranking": ranking})
+
+
+def test_confident_classifier_emergency_in_unknown_words_stands(
+    detector: EmergencyDetector,
+) -> None:
+    message = ranked("kuping anak keluar nanah kuning", ("emergency", 0.8), ("greet", 0.1))
+    [result] = detector.process([message])
+    assert result.get("intent")["name"] == "emergency"
+    assert result.get("emergency_sign") == "classifier"
+    assert kind(result) == ["umum"]
+
+
+def test_classifier_emergency_the_rules_rejected_is_dropped(detector: EmergencyDetector) -> None:
+    message = ranked(
+        "ketawa sampai kejang-kejang nonton video itu",
+        ("emergency", 0.9),
+        ("out_of_scope", 0.09),
+        ("greet", 0.01),
+    )
+    [result] = detector.process([message])
+    assert result.get("intent")["name"] == "out_of_scope"
+    assert result.get("emergency_sign") is None
+    assert "emergency" not in [r["name"] for r in result.get("intent_ranking")]
+    assert result.get("entities") is None
+
+
+def test_unsure_classifier_emergency_falls_back(detector: EmergencyDetector) -> None:
+    message = ranked(
+        "cara nenangin diri", ("emergency", 0.5), ("jiwa.stres", 0.26), ("greet", 0.24)
+    )
+    [result] = detector.process([message])
+    assert result.get("intent") == {"name": "nlu_fallback", "confidence": 0.45}
