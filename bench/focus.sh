@@ -9,8 +9,8 @@ out=build/bench/focus
 modes=${FOCUS_MODES:-off strip question}
 mkdir -p "$out"
 for mode in $modes; do
-  sed -e "s|^    focus: .*|    focus: $mode|" config.yml > "$out/config-$mode.yml"
-  grep -q "focus: $mode" "$out/config-$mode.yml"
+  sed -e "s|^    focus: .*|    focus: \"$mode\"|" config.yml > "$out/config-$mode.yml"
+  grep -q "focus: \"$mode\"" "$out/config-$mode.yml"
   .venv/rasa/bin/rasa train nlu -c "$out/config-$mode.yml" --out "$out" \
     --fixed-model-name "nlu-$mode" --quiet
   for set in heldout heldout_long; do
