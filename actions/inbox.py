@@ -12,7 +12,8 @@ import datetime as dt
 import json
 import logging
 import re
-from typing import Any
+import uuid
+from typing import Any, cast
 
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import Action, Tracker
@@ -25,6 +26,7 @@ from actions.store import redis_prefix, shared_redis
 logger = logging.getLogger(__name__)
 
 INBOX_LIMIT = 10_000
+RETENTION = dt.timedelta(days=90)
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 # 16-digit NIK, and any other long run of digits (spaces, dots and dashes allowed).
@@ -42,11 +44,18 @@ def redact(text: str) -> str:
 
 
 class UnansweredInbox:
-    """Newest first, capped; keeps the question and the channel, never who asked."""
+    """Newest first, capped; keeps the question and the channel, never who asked.
 
-    def __init__(self, redis: Redis, prefix: str = "ks:") -> None:
+    Each question is its own key with a 90-day expiry, so Redis itself deletes it
+    on time (UU PDP retention; `utter_my_data` says "paling lama 90 hari"). A
+    sorted set of ids by time, holding nothing personal, orders them.
+    """
+
+    def __init__(self, redis: Redis, prefix: str = "ks:", *, limit: int = INBOX_LIMIT) -> None:
         self._redis = redis
-        self._key = f"{prefix}inbox:unanswered"
+        self._index = f"{prefix}inbox:unanswered"
+        self._item = f"{prefix}inbox:unanswered:item:"
+        self._limit = limit
 
     async def add(
         self,
@@ -55,23 +64,42 @@ class UnansweredInbox:
         guesses: list[dict[str, Any]],
         intent: str | None = None,
     ) -> None:
+        now = dt.datetime.now(dt.UTC)
         item = {
             "text": redact(text),
             "intent": intent,
             "channel": channel,
-            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "at": now.isoformat(timespec="seconds"),
             "guesses": [
                 {"intent": g.get("name"), "confidence": round(float(g.get("confidence") or 0), 3)}
                 for g in guesses[:3]
             ],
         }
+        item_id = uuid.uuid4().hex
+        stamp = now.timestamp()
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.lpush(self._key, json.dumps(item, ensure_ascii=False))
-            pipe.ltrim(self._key, 0, INBOX_LIMIT - 1)
-            await pipe.execute()
+            pipe.set(self._item + item_id, json.dumps(item, ensure_ascii=False), ex=RETENTION)
+            pipe.zadd(self._index, {item_id: stamp})
+            pipe.zremrangebyscore(self._index, "-inf", stamp - RETENTION.total_seconds())
+            pipe.zrange(self._index, 0, -self._limit - 1)
+            pipe.expire(self._index, RETENTION)
+            *_, overflow, _ = await pipe.execute()
+        if overflow:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.zrem(self._index, *overflow)
+                pipe.delete(*[self._item + _text(old) for old in overflow])
+                await pipe.execute()
 
     async def latest(self, count: int = 50) -> list[dict[str, Any]]:
-        return [json.loads(raw) for raw in await self._redis.lrange(self._key, 0, count - 1)]
+        ids = cast(list[bytes | str], await self._redis.zrevrange(self._index, 0, count - 1))
+        if not ids:
+            return []
+        raws = await self._redis.mget([self._item + _text(i) for i in ids])
+        return [json.loads(raw) for raw in raws if raw is not None]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class ActionLogUnanswered(Action):

@@ -141,3 +141,22 @@ async def test_out_of_scope_health_is_filed_with_personal_data_redacted(
 )
 def test_redaction_keeps_ages_weights_and_dates(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+async def test_inbox_items_expire_within_90_days_and_the_cap_holds(
+    redis: Redis, redis_prefix: str
+) -> None:
+    inbox = UnansweredInbox(redis, redis_prefix, limit=3)
+    for number in range(5):
+        await inbox.add(f"pertanyaan {number}", "web", [], "out_of_scope_health")
+    assert [item["text"] for item in await inbox.latest()] == [
+        "pertanyaan 4",
+        "pertanyaan 3",
+        "pertanyaan 2",
+    ]
+    item_keys = [
+        key async for key in redis.scan_iter(match=f"{redis_prefix}inbox:unanswered:item:*")
+    ]
+    assert len(item_keys) == 3
+    for key in item_keys:
+        assert 0 < await redis.ttl(key) <= 90 * 24 * 3600
