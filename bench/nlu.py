@@ -316,13 +316,15 @@ def main() -> None:
     )
     report["top_confusions"] = [f"{g} -> {p}: {n}" for (g, p), n in wrong.most_common(15)]
     curve = threshold_curve(results)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"report": report, "curve": curve, "results": results}, indent=1))
     for key, value in report.items():
         shown = f"{value:.3f}" if isinstance(value, float) else value
         target = f"  (target {TARGETS[key]})" if key in TARGETS else ""
         print(f"{key:>40}: {shown}{target}")
     print_curve(curve, load_config_thresholds())
+    for result in results:
+        result["found"] = result["found"].sign if result["found"] else None
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"report": report, "curve": curve, "results": results}, indent=1))
 
 
 if __name__ == "__main__":
