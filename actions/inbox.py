@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import uuid
-from typing import Any, cast
+from typing import Any
 
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import Action, Tracker
@@ -21,7 +21,7 @@ from rasa_sdk.types import DomainDict
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from actions.store import redis_prefix, shared_redis
+from actions.store import as_text, redis_prefix, shared_redis
 
 logger = logging.getLogger(__name__)
 
@@ -87,19 +87,15 @@ class UnansweredInbox:
         if overflow:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.zrem(self._index, *overflow)
-                pipe.delete(*[self._item + _text(old) for old in overflow])
+                pipe.delete(*[self._item + as_text(old) for old in overflow])
                 await pipe.execute()
 
     async def latest(self, count: int = 50) -> list[dict[str, Any]]:
-        ids = cast(list[bytes | str], await self._redis.zrevrange(self._index, 0, count - 1))
+        ids = await self._redis.zrevrange(self._index, 0, count - 1)
         if not ids:
             return []
-        raws = await self._redis.mget([self._item + _text(i) for i in ids])
+        raws = await self._redis.mget([self._item + as_text(i) for i in ids])
         return [json.loads(raw) for raw in raws if raw is not None]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class ActionLogUnanswered(Action):

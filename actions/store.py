@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -33,3 +34,8 @@ def shared_redis() -> Redis:
     if _shared is None:
         _shared = redis_from_env()
     return _shared
+
+
+def as_text(value: Any) -> str:
+    """A Redis reply (bytes or str) as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)

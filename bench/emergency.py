@@ -13,12 +13,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bench.overlap import ROOT, Example, read_examples
+from bench.overlap import HELDOUT_FILES, ROOT, Example, read_examples
 from nlu.emergency import EmergencyRules
 from nlu.normalize import SlangDictionary, normalize
 
 SETS = {
-    "held-out": [ROOT / "bench" / "heldout.yml", ROOT / "bench" / "heldout_long.yml"],
+    "held-out": list(HELDOUT_FILES),
     "sealed": [ROOT / "bench" / "emergency_sealed.yml"],
 }
 

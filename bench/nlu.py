@@ -32,12 +32,12 @@ from typing import Any
 import redis as redis_sync
 import yaml
 
-from nlu.emergency import EmergencyRules, decide
+from bench.overlap import HELDOUT_FILES, read_examples
+from nlu.emergency import EmergencyRules, below_thresholds, decide
 from nlu.normalize import SlangDictionary, normalize
 from scripts.stack import ROOT, Stack, free_port
 
-HELDOUT = ROOT / "bench" / "heldout.yml"
-HELDOUT_LONG = ROOT / "bench" / "heldout_long.yml"
+HELDOUT, HELDOUT_LONG = HELDOUT_FILES
 RESULTS = ROOT / "build" / "bench" / "nlu.json"
 OUT_OF_SCOPE = ("out_of_scope", "out_of_scope_health")
 # Each declines politely and shows the menu.
@@ -58,14 +58,7 @@ AMBIGUITIES = [0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2]
 
 
 def load_heldout(path: Path = HELDOUT) -> list[tuple[str, str]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    cases = []
-    for item in data["nlu"]:
-        for line in item["examples"].splitlines():
-            line = line.strip()
-            if line.startswith("- "):
-                cases.append((line[2:].strip(), item["intent"]))
-    return cases
+    return [(example.text, example.intent) for example in read_examples(path)]
 
 
 def load_config_thresholds() -> tuple[float, float]:
@@ -166,11 +159,7 @@ def decide_at(result: dict[str, Any], threshold: float, ambiguity: float) -> str
     decision = decide(ranking, result["found"], result["considered"], threshold, ambiguity)
     if decision is not None:
         return decision.intent
-    if not ranking:
-        return FALLBACK
-    top = ranking[0]["confidence"]
-    second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
-    if top < threshold or top - second < ambiguity:
+    if below_thresholds(ranking, threshold, ambiguity):
         return FALLBACK
     return str(ranking[0]["name"])
 
@@ -206,29 +195,33 @@ def threshold_curve(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def print_table(rows: list[dict[str, Any]], varied: str, chosen: float, title: str) -> None:
+    """One slice of the curve: the rows given, `varied` in the first column."""
+    print(f"\n{title}:")
+    print(f" {varied:>9}  macro-F1  long-F1  wrong(in)  fallback(in)  oos->FAQ")
+    for row in rows:
+        mark = " <" if row[varied] == chosen else ""
+        print(
+            f"   {row[varied]:.2f}      {row['macro_f1']:.3f}    {row['long_macro_f1']:.3f}"
+            f"    {row['wrong_in_scope']:.3f}       {row['fallback_in_scope']:.3f}"
+            f"       {row['oos_as_faq']:.3f}{mark}"
+        )
+
+
 def print_curve(rows: list[dict[str, Any]], chosen: tuple[float, float]) -> None:
     threshold, ambiguity = chosen
-    print(f"\nFallbackClassifier threshold (ambiguity {ambiguity:.2f}):")
-    print(" threshold  macro-F1  long-F1  wrong(in)  fallback(in)  oos->FAQ")
-    for row in rows:
-        if row["ambiguity"] == ambiguity:
-            mark = " <" if row["threshold"] == threshold else ""
-            print(
-                f"   {row['threshold']:.2f}     {row['macro_f1']:.3f}    {row['long_macro_f1']:.3f}"
-                f"    {row['wrong_in_scope']:.3f}       {row['fallback_in_scope']:.3f}"
-                f"       {row['oos_as_faq']:.3f}{mark}"
-            )
-    print(f"\nAmbiguity threshold (threshold {threshold:.2f}):")
-    print(" ambiguity  macro-F1  long-F1  wrong(in)  fallback(in)  oos->FAQ")
-    for row in rows:
-        if row["threshold"] == threshold:
-            mark = " <" if row["ambiguity"] == ambiguity else ""
-            print(
-                f"   {row['ambiguity']:.2f}      {row['macro_f1']:.3f}"
-                f"    {row['long_macro_f1']:.3f}"
-                f"    {row['wrong_in_scope']:.3f}       {row['fallback_in_scope']:.3f}"
-                f"       {row['oos_as_faq']:.3f}{mark}"
-            )
+    print_table(
+        [row for row in rows if row["ambiguity"] == ambiguity],
+        "threshold",
+        threshold,
+        f"FallbackClassifier threshold (ambiguity {ambiguity:.2f})",
+    )
+    print_table(
+        [row for row in rows if row["threshold"] == threshold],
+        "ambiguity",
+        ambiguity,
+        f"Ambiguity threshold (threshold {threshold:.2f})",
+    )
     best = max(rows, key=lambda r: (r["macro_f1"], -r["wrong_in_scope"]))
     print(
         f"\nBest macro-F1 on this set: threshold {best['threshold']:.2f}, ambiguity "

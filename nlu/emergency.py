@@ -29,6 +29,7 @@ __all__ = [
     "EmergencyRules",
     "Match",
     "Sign",
+    "below_thresholds",
     "decide",
     "sentences",
 ]
@@ -113,6 +114,11 @@ class Match:
         return self.signs[0]
 
 
+def _distinct(texts: tuple[str, ...]) -> list[str]:
+    """The non-empty texts, each once (typed and normalised are often the same)."""
+    return list(dict.fromkeys(text for text in texts if text))
+
+
 class EmergencyRules:
     """The danger signs of nlu/data/emergency.yml."""
 
@@ -146,9 +152,8 @@ class EmergencyRules:
 
     def match(self, *texts: str) -> Match | None:
         """Every sign found in any of the texts (typed, normalised), or None."""
-        found = [
-            sign.name for sign in self.signs if any(text and sign.matches(text) for text in texts)
-        ]
+        unique = _distinct(texts)
+        found = [sign.name for sign in self.signs if any(sign.matches(t) for t in unique)]
         if not found:
             return None
         # Self-harm and suicide come first: their reply is the one to give.
@@ -157,7 +162,8 @@ class EmergencyRules:
 
     def considered(self, *texts: str) -> bool:
         """Some sign's words are in the texts: the rules looked at this message and said no."""
-        return any(sign.considered(text) for sign in self.signs for text in texts if text)
+        unique = _distinct(texts)
+        return any(sign.considered(text) for sign in self.signs for text in unique)
 
     def first_match(self, *texts: str) -> str | None:
         """Name of the most important sign found in any of the texts, or None."""
@@ -170,6 +176,15 @@ FALLBACK = "nlu_fallback"
 # DIET's own `emergency` prediction counts only at or above this confidence, and only
 # for wordings the rules do not know (see decide()). Chosen by `make bench-nlu`.
 CLASSIFIER_EMERGENCY_MIN = 0.6
+
+
+def below_thresholds(ranking: list[dict[str, Any]], threshold: float, ambiguity: float) -> bool:
+    """The FallbackClassifier's test: the top guess is unsure, or too close to the next."""
+    if not ranking:
+        return True
+    first = float(ranking[0].get("confidence") or 0.0)
+    second = float(ranking[1].get("confidence") or 0.0) if len(ranking) > 1 else 0.0
+    return first < threshold or first - second < ambiguity
 
 
 @dataclass(frozen=True)
@@ -216,9 +231,7 @@ def decide(
         {**entry, "confidence": min(1.0, float(entry.get("confidence") or 0.0) / rest)}
         for entry in others
     ]
-    first = rescaled[0]["confidence"] if rescaled else 0.0
-    second = rescaled[1]["confidence"] if len(rescaled) > 1 else 0.0
-    if not rescaled or first < threshold or first - second < ambiguity:
+    if below_thresholds(rescaled, threshold, ambiguity):
         fallback = {"name": FALLBACK, "confidence": threshold}
         return Decision(FALLBACK, threshold, [fallback, *rescaled])
-    return Decision(str(rescaled[0]["name"]), first, rescaled)
+    return Decision(str(rescaled[0]["name"]), rescaled[0]["confidence"], rescaled)

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from actions.posyandu.records import PosyanduRecord
 from actions.posyandu.schedule import Change
+from actions.store import as_text
 
 __all__ = ["Directory", "ImportCounts", "MyPosyandu", "Nearby"]
 
@@ -59,7 +60,7 @@ class Directory:
         async with self._redis.pipeline(transaction=False) as pipe:
             for record, raw in zip(batch, existing, strict=True):
                 encoded = record.model_dump_json()
-                if raw is not None and _text(raw) == encoded:
+                if raw is not None and as_text(raw) == encoded:
                     counts.unchanged += 1
                     continue
                 if raw is None:
@@ -80,7 +81,7 @@ class Directory:
 
     async def in_village(self, village_code: str) -> list[PosyanduRecord]:
         members = await self._redis.smembers(self._village + village_code)
-        ids = sorted(_text(member) for member in members)
+        ids = sorted(as_text(member) for member in members)
         if not ids:
             return []
         raws = await self._redis.hmget(self._records, ids)
@@ -101,7 +102,7 @@ class Directory:
         )
         if not found:
             return []
-        ids = [_text(member) for member, _ in found]
+        ids = [as_text(member) for member, _ in found]
         raws = await self._redis.hmget(self._records, ids)
         return [
             Nearby(PosyanduRecord.model_validate_json(raw), float(distance))
@@ -128,11 +129,7 @@ class Directory:
 
     async def holidays(self) -> frozenset[dt.date]:
         members = await self._redis.smembers(self._holidays)
-        return frozenset(dt.date.fromisoformat(_text(day)) for day in members)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+        return frozenset(dt.date.fromisoformat(as_text(day)) for day in members)
 
 
 def _change_json(change: Change) -> dict[str, object]:
@@ -183,7 +180,7 @@ class MyPosyandu:
 
     async def get(self, sender_id: str) -> str | None:
         raw = await self._redis.hget(self._key, self._field(sender_id))
-        return None if raw is None else _text(raw)
+        return None if raw is None else as_text(raw)
 
     async def forget(self, sender_id: str) -> None:
         await self._redis.hdel(self._key, self._field(sender_id))

@@ -14,6 +14,24 @@ def normalizer(component_kwargs: Dict[str, Any]) -> SlangNormalizer:
     return SlangNormalizer.create(SlangNormalizer.get_default_config(), **component_kwargs)
 
 
+@pytest.fixture
+def focusing(component_kwargs: Dict[str, Any]) -> SlangNormalizer:
+    config = {**SlangNormalizer.get_default_config(), "focus": "question"}
+    return SlangNormalizer.create(config, **component_kwargs)
+
+
+def village_example(text: str) -> Message:
+    """A training example annotated with the village name "Lambale"."""
+    start = text.index("Lambale")
+    return Message(
+        data={
+            "text": text,
+            "intent": "ask_posyandu_schedule",
+            "entities": [{"entity": "desa", "start": start, "end": start + 7, "value": "Lambale"}],
+        }
+    )
+
+
 @pytest.mark.parametrize(
     ("typed", "expected"),
     [
@@ -35,14 +53,7 @@ def test_button_payloads_are_left_alone(normalizer: SlangNormalizer) -> None:
 
 def test_entity_offsets_move_with_the_text(normalizer: SlangNormalizer) -> None:
     text = "jadwal posy yg di desa Lambale kpn"
-    start = text.index("Lambale")
-    example = Message(
-        data={
-            "text": text,
-            "intent": "ask_posyandu_schedule",
-            "entities": [{"entity": "desa", "start": start, "end": start + 7, "value": "Lambale"}],
-        }
-    )
+    example = village_example(text)
     normalizer.process_training_data(TrainingData([example]))
     [entity] = example.get("entities")
     assert example.get("text")[entity["start"] : entity["end"]] == "lambale"
@@ -90,13 +101,9 @@ def test_restorer_puts_back_the_typed_text_and_entity_offsets(
     assert typed[entity["start"] : entity["end"]] == "Kulisusu Barat"
 
 
-def test_long_messages_are_focused_but_the_whole_text_is_kept(
-    component_kwargs: Dict[str, Any],
-) -> None:
-    config = {**SlangNormalizer.get_default_config(), "focus": "question"}
-    normalizer = SlangNormalizer.create(config, **component_kwargs)
+def test_long_messages_are_focused_but_the_whole_text_is_kept(focusing: SlangNormalizer) -> None:
     text = "Halo dok. Anak sy 2 thn. Tadi kejang. Imunisasi apa yg kurang ya? Makasih dok."
-    [message] = normalizer.process([Message(data={"text": text})])
+    [message] = focusing.process([Message(data={"text": text})])
     assert message.get("text") == "tadi kejang . imunisasi apa yang kurang ya ?"
     assert message.get("normalized_text").startswith(
         "halo dokter . anak saya 2 tahun . tadi kejang"
@@ -104,19 +111,10 @@ def test_long_messages_are_focused_but_the_whole_text_is_kept(
     assert message.get("original_text") == text
 
 
-def test_annotated_training_examples_are_never_cut(component_kwargs: Dict[str, Any]) -> None:
-    config = {**SlangNormalizer.get_default_config(), "focus": "question"}
-    normalizer = SlangNormalizer.create(config, **component_kwargs)
+def test_annotated_training_examples_are_never_cut(focusing: SlangNormalizer) -> None:
     text = "Halo. Saya di desa Lambale. Posyandu kapan? Makasih."
-    start = text.index("Lambale")
-    example = Message(
-        data={
-            "text": text,
-            "intent": "ask_posyandu_schedule",
-            "entities": [{"entity": "desa", "start": start, "end": start + 7, "value": "Lambale"}],
-        }
-    )
-    normalizer.process_training_data(TrainingData([example]))
+    example = village_example(text)
+    focusing.process_training_data(TrainingData([example]))
     assert example.get("text").startswith("halo . saya di desa lambale")
 
 
