@@ -24,6 +24,7 @@ help: ## List the targets
 
 .PHONY: run
 run: venvs $(MODEL) ## Create the environments, train if needed, start everything, print the web chat URL
+	@[ -n "$${REDIS_URL:-}" ] || scripts/ensure-redis-server.sh
 	$(APP_PY) -m scripts.stack
 
 .PHONY: test
@@ -74,8 +75,8 @@ test-unit: $(VENV_APP)/.installed ## Unit, action and gateway tests (real Redis,
 	TEST_REDIS_URL=$$(scripts/test-redis.sh $(APP_PY)) $(APP_PY) -m pytest tests/unit tests/actions tests/gateway tests/posyandu tests/channels
 
 .PHONY: test-nlu
-test-nlu: $(VENV_RASA)/.installed ## NLU component tests (in the Rasa environment)
-	$(RASA_PY) -m pytest -p no:cacheprovider -W ignore::pytest.PytestConfigWarning tests/nlu
+test-nlu: $(VENV_RASA)/.installed $(VENV_APP)/.installed ## NLU components and the tracker store (in the Rasa environment, real Redis)
+	TEST_REDIS_URL=$$(scripts/test-redis.sh $(APP_PY)) $(RASA_PY) -m pytest -p no:cacheprovider -W ignore::pytest.PytestConfigWarning tests/nlu
 
 .PHONY: validate
 validate: $(VENV_RASA)/.installed $(VENV_APP)/.installed ## rasa data validate, FAQ content check

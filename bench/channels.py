@@ -379,7 +379,7 @@ async def main(quick: bool, runs: list[str]) -> int:
     }
     for run in runs:
         prefix = f"ksbench:{uuid.uuid4().hex[:8]}:"
-        print(f"-- {run} run (Redis: {redis_url or 'embedded'})", flush=True)
+        print(f"-- {run} run (Redis: {redis_url or 'private redis-server'})", flush=True)
         try:
             report[run] = await jobs[run](prefix)
         finally:

@@ -18,6 +18,7 @@ Run: make bench-nlu   (results also in build/bench/nlu.json)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -240,7 +241,7 @@ def parse(url: str, text: str) -> dict[str, Any]:
 
 
 def redis_for_bench() -> str | None:
-    """REDIS_URL if set, else the local server if it answers, else the embedded store."""
+    """REDIS_URL if set, else the local server if it answers, else a private redis-server."""
     if os.environ.get("REDIS_URL"):
         return os.environ["REDIS_URL"]
     try:
@@ -251,7 +252,7 @@ def redis_for_bench() -> str | None:
 
 
 def drop_keys(redis_url: str | None, prefix: str) -> None:
-    """Delete what a benchmark stored under its prefix (nothing to do on the embedded store)."""
+    """Delete what a benchmark stored under its prefix (nothing to do on a private server)."""
     if not redis_url:
         return
     client = redis_sync.Redis.from_url(redis_url)
@@ -271,7 +272,7 @@ def main() -> None:
         rasa_port=free_port(),
         actions_port=free_port(),
     )
-    print(f"Starting the stack (Redis: {stack.redis_url or 'embedded'})...")
+    print(f"Starting the stack (Redis: {stack.redis_url or 'private redis-server'})...")
     stack.start()
     try:
         url = f"{stack.chat_url}api/v1/chat"
@@ -299,11 +300,12 @@ def main() -> None:
             results[-1]["considered"] = rules.considered(normalized, text)
         memory = {name: rss_mb(p.pid) for name, p in stack.processes.items()}
     finally:
+        with contextlib.suppress(redis_sync.RedisError):
+            drop_keys(stack.redis_url, prefix)
         stack.stop()
-        drop_keys(stack.redis_url, prefix)
     report = evaluate(results)
     report["memory_rss_mb"] = memory
-    report["redis"] = "embedded" if stack.embedded_redis else "redis-server"
+    report["redis"] = "private redis-server" if stack.local_redis else "redis-server"
     wrong = Counter(
         (r["gold"], r["intent"]) for r in results if r["gold"] != r["intent"] and r["intent"]
     )

@@ -1,9 +1,9 @@
-"""Start the whole assistant locally: Redis (or an embedded stand-in), the action
-server, Rasa and the gateway. `make run` calls this; tests and benchmarks use
-`Stack` to run the same processes.
+"""Start the whole assistant locally: Redis, the action server, Rasa and the
+gateway. `make run` calls this; tests and benchmarks use `Stack` to run the
+same processes.
 
-With no REDIS_URL, an embedded Redis-compatible store (fakeredis) serves on a
-local port for every process, and nothing is kept after it stops.
+With no REDIS_URL, a private redis-server (scripts/local_redis.py) is started
+on 127.0.0.1 with a password of this run, keeping its data in build/redis/.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,11 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from scripts.local_redis import LocalRedis
+
 ROOT = Path(__file__).resolve().parent.parent
 RASA_BIN = ROOT / ".venv" / "rasa" / "bin" / "rasa"
 APP_PYTHON = ROOT / ".venv" / "app" / "bin" / "python"
 MODEL = ROOT / "models" / "kawan-sehat.tar.gz"
 DEMO_POSYANDU = ROOT / "data" / "posyandu" / "buton_utara.csv"
+LOCAL_REDIS_DIR = ROOT / "build" / "redis"
+# Rasa's tracker store: the latest session only, a bounded window of it
+# (connectors/tracker_store.py), expiring 30 days after the last message.
+TRACKER_STORE = "connectors.tracker_store.BoundedRedisTrackerStore"
+TRACKER_EXPIRY_SECONDS = 30 * 24 * 3600
+TRACKER_MAX_EVENTS = 120
 QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
@@ -43,16 +50,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_embedded_redis() -> str:
-    """A fakeredis server in a background thread of this process; returns its URL."""
-    from fakeredis import TcpFakeServer
-
-    port = free_port()
-    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
-    threading.Thread(target=server.serve_forever, daemon=True, name="embedded-redis").start()
-    return f"redis://127.0.0.1:{port}/0"
-
-
 def endpoints_yaml(redis_url: str, actions_port: int, prefix: str) -> str:
     """Rasa endpoints: action server, and tracker and lock stores on Redis."""
     url = urlparse(redis_url)
@@ -64,7 +61,8 @@ def endpoints_yaml(redis_url: str, actions_port: int, prefix: str) -> str:
     prefix = prefix.rstrip(":")
     return (
         f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
-        f"tracker_store:\n  type: redis\n{redis}\n  key_prefix: {prefix}\n  record_exp: 2592000\n"
+        f"tracker_store:\n  type: {TRACKER_STORE}\n{redis}\n  key_prefix: {prefix}\n"
+        f"  record_exp: {TRACKER_EXPIRY_SECONDS}\n  max_events: {TRACKER_MAX_EVENTS}\n"
         f"lock_store:\n  type: redis\n{redis}\n  key_prefix: {prefix}\n"
     )
 
@@ -96,14 +94,15 @@ class Stack:
     log_dir: Path = ROOT / "build" / "logs"
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    embedded_redis: bool = False
+    local_redis_dir: Path = LOCAL_REDIS_DIR
+    local_redis: LocalRedis | None = None
 
     def start(self, rasa_timeout: float = 300.0) -> None:
         if not MODEL.exists():
             raise FileNotFoundError(f"{MODEL} is missing: run `make train` first")
         if not self.redis_url:
-            self.redis_url = start_embedded_redis()
-            self.embedded_redis = True
+            self.local_redis = LocalRedis(self.local_redis_dir)
+            self.redis_url = self.local_redis.start()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
@@ -190,6 +189,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.processes.clear()
+        if self.local_redis is not None:
+            self.local_redis.stop()
 
 
 CHANNEL_VARIABLES = {
@@ -228,14 +229,15 @@ def main() -> int:
     redis_url = os.environ.get("REDIS_URL")
     stack = Stack(
         redis_url=redis_url,
+        redis_prefix=os.environ.get("KS_REDIS_PREFIX", "ks:"),
         gateway_port=int(os.environ.get("PORT", "8080")),
         rasa_port=int(os.environ.get("RASA_PORT", "5005")),
         actions_port=int(os.environ.get("ACTIONS_PORT", "5055")),
     )
     if not redis_url:
         print(
-            "REDIS_URL is not set: using an embedded Redis-compatible store (fakeredis);"
-            " nothing is kept after this stops."
+            f"REDIS_URL is not set: starting a private redis-server on 127.0.0.1"
+            f" (data in {LOCAL_REDIS_DIR}; delete it to forget everything)."
         )
     for line in channel_lines(os.environ):
         print(line)

@@ -6,10 +6,7 @@ python="${1:?usage: test-redis.sh PYTHON}"
 ping() { "$python" -c "import redis,sys; redis.Redis(port=$1, socket_connect_timeout=1).ping()" >/dev/null 2>&1; }
 if ping 6379; then echo "redis://127.0.0.1:6379/15"; exit 0; fi
 if ! ping 6399; then
-  if ! command -v redis-server >/dev/null 2>&1; then
-    echo "installing redis-server (Debian package)" >&2
-    (apt-get update -qq && apt-get install -y -qq redis-server) >&2
-  fi
+  "$(dirname "$0")/ensure-redis-server.sh"
   redis-server --port 6399 --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
     --pidfile /tmp/kawan-sehat-test-redis.pid --logfile /tmp/kawan-sehat-test-redis.log >&2
   for _ in 1 2 3 4 5 6 7 8 9 10; do ping 6399 && break; sleep 0.5; done
