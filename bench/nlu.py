@@ -70,9 +70,13 @@ def load_config_thresholds() -> tuple[float, float]:
     raise ValueError("config.yml has no FallbackClassifier")
 
 
-def post(url: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any], float]:
+def post(
+    url: str, payload: dict[str, Any], headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any], float]:
     request = urllib.request.Request(
-        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
     started = time.perf_counter()
     try:
@@ -234,6 +238,8 @@ def print_curve(rows: list[dict[str, Any]], chosen: tuple[float, float]) -> None
 def parse(url: str, text: str) -> dict[str, Any]:
     """The classifier's own ranking, before the EmergencyDetector judged it."""
     _, body, _ = post(url, {"text": text})
+    if "intent" not in body:
+        raise RuntimeError(f"/model/parse failed: {body}")
     ranking = body.get("classifier_ranking") or [
         r for r in body.get("intent_ranking") or [] if r["name"] != FALLBACK
     ]
@@ -271,19 +277,21 @@ def main() -> None:
         gateway_port=free_port(),
         rasa_port=free_port(),
         actions_port=free_port(),
+        rasa_api=True,
     )
     print(f"Starting the stack (Redis: {stack.redis_url or 'private redis-server'})...")
     stack.start()
     try:
         url = f"{stack.chat_url}api/v1/chat"
+        key = {"Authorization": f"Bearer {stack.api_key}"}
         for warmup in ("halo", "jadwal imunisasi", "makasih"):
-            post(url, {"user_id": "warmup", "text": warmup})
-        parse_url = f"http://127.0.0.1:{stack.rasa_port}/model/parse"
+            post(url, {"user_id": "warmup", "text": warmup}, key)
+        parse_url = f"http://127.0.0.1:{stack.rasa_port}/model/parse?token={stack.rasa_api_token}"
         rules, dictionary = EmergencyRules.load(), SlangDictionary.load()
         results = []
         for text, gold, long in cases:
             normalized = normalize(text, dictionary).text
-            status, body, ms = post(url, {"user_id": uuid.uuid4().hex, "text": text})
+            status, body, ms = post(url, {"user_id": uuid.uuid4().hex, "text": text}, key)
             results.append(
                 {
                     "text": text,

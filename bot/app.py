@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,10 +11,22 @@ import yaml
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from actions.pseudonym import deployment_secret
 from bot import chat, health, webchat
+from bot.access import SessionSigner, security_headers
 from bot.channels.setup import add_routes, channels_ctx
 from bot.errors import json_errors
-from bot.keys import DOMAIN_INTENTS, HTTP_SESSION, MESSAGES, RASA, REDIS, SAFETY, SETTINGS
+from bot.keys import (
+    DOMAIN_INTENTS,
+    HTTP_SESSION,
+    MESSAGES,
+    RASA,
+    REDIS,
+    SAFETY,
+    SESSIONS,
+    SETTINGS,
+    WEB_SLOTS,
+)
 from bot.rasa_client import RasaClient
 from bot.safety import SafetyNet
 from bot.settings import Settings
@@ -32,7 +45,7 @@ async def _http_session(app: web.Application) -> AsyncIterator[None]:
         session,
         str(settings.rasa_url),
         settings.rasa_timeout_seconds,
-        settings.rasa_token,
+        settings.rasa_token.get_secret_value() if settings.rasa_token else None,
         max_concurrency=settings.rasa_max_concurrency,
     )
     yield
@@ -63,8 +76,13 @@ def create_app(settings: Settings) -> web.Application:
     problems = settings.problems()
     if problems:
         raise ConfigurationError("; ".join(problems))
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[security_headers, json_errors], client_max_size=MAX_BODY_BYTES
+    )
     app[SETTINGS] = settings
+    secret = settings.secret_key.get_secret_value().encode() if settings.secret_key else None
+    app[SESSIONS] = SessionSigner(secret or deployment_secret())
+    app[WEB_SLOTS] = asyncio.Semaphore(settings.web_rasa_slots)
     app[MESSAGES] = yaml.safe_load(MESSAGES_FILE.read_text(encoding="utf-8"))
     domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
     app[DOMAIN_INTENTS] = {str(intent) for intent in domain.get("intents", [])}

@@ -17,16 +17,28 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class ApiError(Exception):
     """An error with an HTTP status and a machine-readable code."""
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
         self.extra = extra
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}, **extra}, status=status)
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> web.Response:
+    return web.json_response(
+        {"error": {"code": code, "message": message}, **extra}, status=status, headers=headers
+    )
 
 
 @web.middleware
@@ -34,7 +46,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except ApiError as error:
-        return error_response(error.status, error.code, error.message, **error.extra)
+        return error_response(error.status, error.code, error.message, error.headers, **error.extra)
     except web.HTTPException as error:
         if error.status < 400:
             raise
@@ -54,6 +66,8 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ApiError(400, "malformed_json", "The request body is not valid JSON.") from None
+    except RecursionError:
+        raise ApiError(400, "too_deeply_nested", "The JSON body is nested too deeply.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "not_an_object", "The request body must be a JSON object.")
     return body

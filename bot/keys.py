@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
+from bot.access import SessionSigner
 from bot.rasa_client import RasaClient
 from bot.safety import SafetyNet
 from bot.settings import Settings
@@ -17,3 +20,5 @@ HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
 RASA = web.AppKey("rasa", RasaClient)
 REDIS = web.AppKey("redis", Redis)
 DOMAIN_INTENTS = web.AppKey("domain_intents", set)
+SESSIONS = web.AppKey("sessions", SessionSigner)
+WEB_SLOTS = web.AppKey("web_slots", asyncio.Semaphore)

@@ -48,19 +48,23 @@ class RasaClient:
     ) -> None:
         self._session = session
         self._base = URL(base_url)
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds, connect=2.0)
-        self._wait_seconds = timeout_seconds
-        self._params = {"token": token} if token else {}
+        self._timeout_seconds = timeout_seconds
+        # Our channel in Rasa checks this header (connectors/chat_channel.py).
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._slots = asyncio.Semaphore(max_concurrency)
 
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> RasaTurn:
+        """One turn; waiting for a free slot and the request share one RASA_TIMEOUT."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout_seconds
         try:
-            async with asyncio.timeout(self._wait_seconds):
+            async with asyncio.timeout_at(deadline):
                 await self._slots.acquire()
         except TimeoutError:
             raise RasaUnavailable("Rasa is busy (no free slot in time)") from None
         try:
-            body = await self._post(sender_id, text, metadata)
+            remaining = max(0.05, deadline - loop.time())
+            body = await self._post(sender_id, text, metadata, remaining)
         finally:
             self._slots.release()
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -74,31 +78,34 @@ class RasaClient:
             entities=body.get("entities") or [],
         )
 
-    async def _post(self, sender_id: str, text: str, metadata: dict[str, Any]) -> Any:
+    async def _post(
+        self, sender_id: str, text: str, metadata: dict[str, Any], timeout_seconds: float
+    ) -> Any:
         payload = {"sender": sender_id, "message": text, "metadata": metadata}
         url = self._base / "webhooks" / "gateway" / "webhook"
+        timeout = aiohttp.ClientTimeout(total=timeout_seconds, connect=min(2.0, timeout_seconds))
         try:
             async with self._session.post(
-                url, json=payload, timeout=self._timeout, params=self._params
+                url, json=payload, timeout=timeout, headers=self._headers
             ) as response:
                 if response.status != 200:
                     raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
                 return await response.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
-            # The class name only: a URL in the message could carry RASA_TOKEN into the logs.
+            # The class name only: nothing of the request in the logs.
             raise RasaUnavailable(f"Rasa request failed: {type(error).__name__}") from error
 
     async def model_loaded(self) -> bool:
-        """True when Rasa answers its status API with a loaded model."""
+        """True when our channel in Rasa answers (with the secret) and a model is loaded."""
         try:
             async with self._session.get(
-                self._base / "status",
+                self._base / "webhooks" / "gateway" / "",
                 timeout=aiohttp.ClientTimeout(total=2.0),
-                params=self._params,
+                headers=self._headers,
             ) as response:
                 if response.status != 200:
                     return False
                 body = await response.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
             return False
-        return isinstance(body, dict) and bool(body.get("model_file"))
+        return isinstance(body, dict) and body.get("model_loaded") is True

@@ -15,13 +15,20 @@ class Location(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    """`{"user_id": "...", "text": "..."}` or `{"user_id": "...", "location": {...}}`."""
+    """`{"user_id": "...", "text": "..."}` or `{"user_id": "...", "location": {...}}`.
+
+    `user_id` counts only for integrators with an API key; the web page's
+    conversation is bound to its session cookie.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
-    user_id: Annotated[
-        str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@+-]+$")
-    ]
+    user_id: (
+        Annotated[
+            str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@+-]+$")
+        ]
+        | None
+    ) = None
     text: str | None = None
     location: Location | None = None
 

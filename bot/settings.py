@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", alias="HOST")
     port: int = Field(default=8080, ge=1, le=65535, alias="PORT")
     rasa_url: HttpUrl = Field(default=HttpUrl("http://127.0.0.1:5005"), alias="RASA_URL")
-    rasa_token: str | None = Field(default=None, alias="RASA_TOKEN")
+    rasa_token: SecretStr | None = Field(default=None, alias="RASA_TOKEN")
     rasa_timeout_seconds: float = Field(default=10.0, gt=0, le=120, alias="RASA_TIMEOUT")
     rasa_max_concurrency: int = Field(default=8, ge=1, le=1000, alias="RASA_MAX_CONCURRENCY")
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", alias="REDIS_URL")
@@ -30,11 +30,18 @@ class Settings(BaseSettings):
     redis_max_connections: int = Field(
         default=64, ge=4, le=10_000, alias="KS_REDIS_MAX_CONNECTIONS"
     )
-    max_text_chars: int = Field(default=4096, ge=1, le=65536, alias="KS_MAX_TEXT_CHARS")
+    # Telegram's and WhatsApp's own limit, and what our channel in Rasa accepts.
+    max_text_chars: int = Field(default=4096, ge=1, le=4096, alias="KS_MAX_TEXT_CHARS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     public_url: HttpUrl | None = Field(default=None, alias="KS_PUBLIC_URL")
     instance_name: str = Field(default_factory=socket.gethostname, alias="KS_INSTANCE")
     user_messages_per_minute: int = Field(default=20, ge=1, alias="KS_USER_MESSAGES_PER_MINUTE")
+    # The chat API (README "Closed doors"): keys for integrators, limits for the web.
+    api_keys: SecretStr | None = Field(default=None, alias="KS_API_KEYS")
+    secret_key: SecretStr | None = Field(default=None, alias="KS_SECRET_KEY")
+    web_ip_messages_per_minute: int = Field(default=60, ge=1, alias="KS_WEB_IP_MESSAGES_PER_MINUTE")
+    web_rasa_share: float = Field(default=0.5, gt=0, le=1, alias="KS_WEB_RASA_SHARE")
+    trust_proxy: bool = Field(default=False, alias="KS_TRUST_PROXY")
     retry_backoff_seconds: float = Field(default=1.0, gt=0, le=60, alias="KS_RETRY_BACKOFF_SECONDS")
     dedup_ttl_hours: int = Field(default=168, ge=1, alias="KS_DEDUP_TTL_HOURS")
 
@@ -69,6 +76,16 @@ class Settings(BaseSettings):
     whatsapp_template_language: str = Field(default="id", alias="WHATSAPP_TEMPLATE_LANGUAGE")
 
     @property
+    def api_key_set(self) -> frozenset[str]:
+        raw = self.api_keys.get_secret_value() if self.api_keys else ""
+        return frozenset(k.strip() for k in raw.split(",") if k.strip())
+
+    @property
+    def web_rasa_slots(self) -> int:
+        """How many Rasa slots web traffic may hold; the rest stay for Telegram/WhatsApp."""
+        return max(1, int(self.rasa_max_concurrency * self.web_rasa_share))
+
+    @property
     def telegram_enabled(self) -> bool:
         return self.telegram_bot_token is not None
 
@@ -79,6 +96,14 @@ class Settings(BaseSettings):
     def problems(self) -> list[str]:
         """Why this configuration must not start (production refuses unsafe channels)."""
         found = []
+        if self.rasa_token is None:
+            found.append("RASA_TOKEN is required: the secret our channel in Rasa checks")
+        if self.environment == "production" and (
+            self.secret_key is None or len(self.secret_key.get_secret_value()) < 16
+        ):
+            found.append("KS_SECRET_KEY (16+ characters) is required in production")
+        if any(len(key) < 16 for key in self.api_key_set):
+            found.append("every key in KS_API_KEYS must have 16+ characters")
         if self.whatsapp_enabled and self.whatsapp_app_secret is None:
             found.append("WHATSAPP_APP_SECRET is required to verify WhatsApp webhooks")
         if self.whatsapp_enabled and self.whatsapp_verify_token is None:

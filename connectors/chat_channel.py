@@ -4,11 +4,17 @@ Like Rasa's REST channel, but the answer also carries what the gateway's chat
 API promises: the intent, its confidence and the FAQ topic that was answered.
 Errors are reported as HTTP 500 with a JSON body instead of an empty list, so
 the gateway can tell "no reply" from "Rasa failed".
+
+Every route needs `Authorization: Bearer <RASA_TOKEN>` (the secret the gateway
+shares with Rasa; Rasa's own `--auth-token` does not cover channel routes).
+Without RASA_TOKEN in Rasa's environment every call is refused.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
+import os
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -21,6 +27,17 @@ logger = logging.getLogger(__name__)
 
 FAQ_SLOT = "last_faq_id"
 MAX_TEXT_LENGTH = 4096
+TOKEN_VARIABLE = "RASA_TOKEN"
+
+
+def _authorized(request: Request, token: Text) -> Optional[HTTPResponse]:
+    """None when the caller holds the shared secret, else the refusal to send."""
+    given = request.headers.get("authorization")
+    if not given:
+        return response.json({"error": "authorization required"}, status=401)
+    if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return response.json({"error": "forbidden"}, status=403)
+    return None
 
 
 class GatewayInput(InputChannel):
@@ -32,13 +49,23 @@ class GatewayInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("kawan_gateway_webhook", __name__)
+        token = os.environ.get(TOKEN_VARIABLE, "")
+        if not token:
+            logger.error("%s is not set: the gateway channel refuses every call", TOKEN_VARIABLE)
 
         @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        async def health(request: Request) -> HTTPResponse:
+            refused = _authorized(request, token)
+            if refused is not None:
+                return refused
+            agent = request.app.ctx.agent
+            return response.json({"status": "ok", "model_loaded": bool(agent and agent.is_ready())})
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            refused = _authorized(request, token)
+            if refused is not None:
+                return refused
             payload = request.json if isinstance(request.json, dict) else {}
             sender_id = payload.get("sender")
             text = payload.get("message")

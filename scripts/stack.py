@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -59,8 +60,10 @@ def endpoints_yaml(redis_url: str, actions_port: int, prefix: str) -> str:
     host = url.hostname or "127.0.0.1"
     redis = f"  url: {host}\n  port: {url.port or 6379}\n  db: {db}{password}\n  use_ssl: {ssl}"
     prefix = prefix.rstrip(":")
+    # Rasa substitutes ${KS_ACTION_TOKEN} from its environment: no secret in the file.
     return (
         f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
+        "  headers:\n    Authorization: Bearer ${KS_ACTION_TOKEN}\n"
         f"tracker_store:\n  type: {TRACKER_STORE}\n{redis}\n  key_prefix: {prefix}\n"
         f"  record_exp: {TRACKER_EXPIRY_SECONDS}\n  max_events: {TRACKER_MAX_EVENTS}\n"
         f"lock_store:\n  type: redis\n{redis}\n  key_prefix: {prefix}\n"
@@ -96,6 +99,13 @@ class Stack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     local_redis_dir: Path = LOCAL_REDIS_DIR
     local_redis: LocalRedis | None = None
+    # Rasa's own HTTP API (/model/parse, /conversations, PUT /model): off unless a
+    # benchmark asks, and then behind `rasa_api_token`.
+    rasa_api: bool = False
+    rasa_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    tokens: dict[str, str] = field(default_factory=dict)
+    # A chat API key of this run (added to any KS_API_KEYS given) for tests and benchmarks.
+    api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
     def start(self, rasa_timeout: float = 300.0) -> None:
         if not MODEL.exists():
@@ -112,6 +122,11 @@ class Stack:
             "KS_REDIS_PREFIX": self.redis_prefix,
             **self.extra_env,
         }
+        # Shared secrets: gateway -> our channel in Rasa, Rasa -> action server.
+        for name in ("RASA_TOKEN", "KS_ACTION_TOKEN"):
+            env[name] = env.get(name) or secrets.token_urlsafe(24)
+            self.tokens[name] = env[name]
+        env["KS_API_KEYS"] = ",".join(k for k in (env.get("KS_API_KEYS"), self.api_key) if k)
         self._publish_content(env)
         endpoints = self.log_dir / f"endpoints-{self.rasa_port}.yml"
         endpoints.write_text(endpoints_yaml(self.redis_url, self.actions_port, self.redis_prefix))
@@ -120,20 +135,21 @@ class Stack:
             [
                 str(APP_PYTHON),
                 "-m",
-                "rasa_sdk",
-                "--actions",
-                "actions",
+                "actions.server",
+                "--host",
+                "127.0.0.1",
                 "-p",
                 str(self.actions_port),
             ],
-            {**env, "SANIC_HOST": "127.0.0.1"},
+            env,
         )
+        api = ["--enable-api", "--auth-token", self.rasa_api_token] if self.rasa_api else []
         self._spawn(
             "rasa",
             [
                 str(RASA_BIN),
                 "run",
-                "--enable-api",
+                *api,
                 "-i",
                 "127.0.0.1",
                 "-p",
@@ -158,7 +174,8 @@ class Stack:
         )
         wait_http(f"http://127.0.0.1:{self.actions_port}/health", 60, self.processes["actions"])
         wait_http(f"http://127.0.0.1:{self.gateway_port}/healthz", 60, self.processes["gateway"])
-        wait_http(f"http://127.0.0.1:{self.rasa_port}/status", rasa_timeout, self.processes["rasa"])
+        # Rasa's root route answers once the server runs (the model loads before it).
+        wait_http(f"http://127.0.0.1:{self.rasa_port}/", rasa_timeout, self.processes["rasa"])
         wait_http(f"http://127.0.0.1:{self.gateway_port}/readyz", 30, self.processes["gateway"])
 
     @property
@@ -225,8 +242,21 @@ def channel_lines(environ: Mapping[str, str]) -> list[str]:
     return lines
 
 
+def local_secret_key(path: Path = ROOT / "build" / "secret-key") -> str:
+    """The deployment secret for `make run` without KS_SECRET_KEY: made once, kept in build/
+    (pseudonymous Redis keys, such as a saved Posyandu, must survive a restart)."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    value = secrets.token_urlsafe(32)
+    path.write_text(value, encoding="utf-8")
+    return value
+
+
 def main() -> int:
     redis_url = os.environ.get("REDIS_URL")
+    os.environ.setdefault("KS_SECRET_KEY", local_secret_key())
     stack = Stack(
         redis_url=redis_url,
         redis_prefix=os.environ.get("KS_REDIS_PREFIX", "ks:"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from redis.asyncio import Redis
 
 from actions.posyandu.records import PosyanduRecord
 from actions.posyandu.schedule import Change
+from actions.pseudonym import pseudonym
 from actions.store import as_text
 
 __all__ = ["Directory", "ImportCounts", "MyPosyandu", "Nearby"]
@@ -165,22 +165,25 @@ def _change_from(item: dict[str, object]) -> Change:
 
 
 class MyPosyandu:
-    """Each user's chosen Posyandu, keyed by a hash of the sender id (not the id itself)."""
+    """Each user's chosen Posyandu: one key per user, named by a keyed pseudonym of the
+    sender id (not the id itself), kept a year after it was last set or used."""
+
+    TTL_SECONDS = 365 * 24 * 3600
 
     def __init__(self, redis: Redis, prefix: str = "ks:") -> None:
         self._redis = redis
-        self._key = f"{prefix}pos:mine"
+        self._prefix = f"{prefix}pos:mine:"
 
-    @staticmethod
-    def _field(sender_id: str) -> str:
-        return hashlib.sha256(sender_id.encode()).hexdigest()[:32]
+    def key(self, sender_id: str) -> str:
+        return self._prefix + pseudonym(sender_id, "my-posyandu")
 
     async def remember(self, sender_id: str, posyandu_id: str) -> None:
-        await self._redis.hset(self._key, self._field(sender_id), posyandu_id)
+        await self._redis.set(self.key(sender_id), posyandu_id, ex=self.TTL_SECONDS)
 
     async def get(self, sender_id: str) -> str | None:
-        raw = await self._redis.hget(self._key, self._field(sender_id))
+        # Reading it is using it: the year starts again.
+        raw = await self._redis.getex(self.key(sender_id), ex=self.TTL_SECONDS)
         return None if raw is None else as_text(raw)
 
     async def forget(self, sender_id: str) -> None:
-        await self._redis.hdel(self._key, self._field(sender_id))
+        await self._redis.delete(self.key(sender_id))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import time
@@ -12,6 +11,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from actions.pseudonym import pseudonym
 from bot.channels.inbox import RetryLater
 from bot.channels.message import Inbound, Outbound
 from bot.rasa_client import RasaClient, RasaUnavailable
@@ -47,8 +47,13 @@ def first_notice_in_process(sender_id: str, seconds: float = DOWN_NOTICE_SECONDS
 
 
 def user_tag(sender_id: str) -> str:
-    """A short, non-reversible tag for log lines (chat ids and phone numbers are personal data)."""
-    return hashlib.sha256(sender_id.encode()).hexdigest()[:10]
+    """A short keyed tag for log lines (chat ids and phone numbers are personal data)."""
+    return pseudonym(sender_id, "log", 10)
+
+
+def user_key(sender_id: str) -> str:
+    """A sender id as it may appear in a Redis key name (keyed, not reversible)."""
+    return pseudonym(sender_id, "key", 24)
 
 
 class Conversation:
@@ -96,7 +101,7 @@ class Conversation:
             await self._redis.delete(self._answer_key(message))
 
     def _answer_key(self, message: Inbound) -> str:
-        return f"{self._prefix}answer:{message.sender_id}:{message.message_id}"
+        return f"{self._prefix}answer:{user_key(message.sender_id)}:{message.message_id}"
 
     async def _remember(self, message: Inbound, answer: list[dict[str, Any]]) -> None:
         """Keep Rasa's answer until the replies are out: a retry resends it, never re-asks Rasa
@@ -119,7 +124,7 @@ class Conversation:
     async def _flooding(self, message: Inbound, channel: Channel) -> bool:
         """Over the per-user limit this minute: one polite notice, then silence until it passes."""
         minute = int((message.timestamp or time.time()) // 60)
-        key = f"{self._prefix}flood:{message.sender_id}:{minute}"
+        key = f"{self._prefix}flood:{user_key(message.sender_id)}:{minute}"
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.incr(key)
@@ -148,7 +153,7 @@ class Conversation:
             await channel.send(message, replies)
 
     async def _first_notice(self, sender_id: str) -> bool:
-        key = f"{self._prefix}notice:down:{sender_id}"
+        key = f"{self._prefix}notice:down:{user_key(sender_id)}"
         try:
             return bool(await self._redis.set(key, "1", nx=True, ex=DOWN_NOTICE_SECONDS))
         except RedisError:

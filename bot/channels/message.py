@@ -44,7 +44,7 @@ class Inbound:
             return f'/{SHARE_LOCATION_INTENT}{{"lat": {self.lat}, "lon": {self.lon}}}'
         if self.kind == "button":
             return self.payload
-        return self.text.strip()
+        return as_words(self.text)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
@@ -55,6 +55,16 @@ class Inbound:
 
 
 CHANNEL_PREFIXES = {"telegram": "tg", "whatsapp": "wa", "web": "web"}
+
+
+def as_words(text: str) -> str:
+    """Typed text for NLU. Rasa reads text starting with `/` as an intent and skips NLU and
+    the danger-sign rules, so only payloads we issued (buttons) may start with it."""
+    stripped = text.strip()
+    if not stripped.startswith("/"):
+        return stripped
+    words = stripped.lstrip("/").strip()
+    return words or "?"
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@
   const log = document.getElementById("log");
   const form = document.getElementById("composer");
   const input = document.getElementById("text");
-  const userId = localStorage.getItem("ks-user-id") || crypto.randomUUID();
-  localStorage.setItem("ks-user-id", userId);
+  // The conversation is bound to the server's HttpOnly session cookie, not to an id here.
+  localStorage.removeItem("ks-user-id");
 
   function add(kind, text, buttons) {
     const item = document.createElement("li");
@@ -38,7 +38,8 @@
       const response = await fetch(api, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ user_id: userId, text }),
+        credentials: "same-origin",
+        body: JSON.stringify({ text }),
       });
       const body = await response.json();
       const replies = body.replies || [];

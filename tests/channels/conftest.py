@@ -16,7 +16,7 @@ from bot.channels.setup import CHANNELS
 from bot.settings import Settings
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes.graph_api import FakeGraph
-from tests.fakes.rasa_api import EchoRasa
+from tests.fakes.rasa_api import RASA_TOKEN, EchoRasa
 from tests.fakes.telegram_api import FakeTelegram
 
 TG_SECRET = "rahasia-webhook_123"
@@ -72,6 +72,7 @@ def channel_settings(
     values: dict[str, Any] = {
         "RASA_URL": rasa_url,
         "RASA_TIMEOUT": 1.0,
+        "RASA_TOKEN": RASA_TOKEN,
         "REDIS_URL": TEST_REDIS_URL,
         "KS_REDIS_PREFIX": prefix,
         "KS_INSTANCE": "test-gateway",

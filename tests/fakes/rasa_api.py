@@ -15,7 +15,20 @@ from aiohttp import web
 
 from tests.fakes.server import LocalServer
 
-__all__ = ["EchoRasa"]
+__all__ = ["RASA_TOKEN", "EchoRasa", "refused"]
+
+# The secret the gateway shares with our channel in Rasa (RASA_TOKEN).
+RASA_TOKEN = "rasa-secret-for-tests"
+
+
+def refused(request: web.Request) -> web.Response | None:
+    """What our channel in Rasa answers a caller without the shared secret."""
+    given = request.headers.get("Authorization")
+    if not given:
+        return web.json_response({"error": "authorization required"}, status=401)
+    if given != f"Bearer {RASA_TOKEN}":
+        return web.json_response({"error": "forbidden"}, status=403)
+    return None
 
 
 @dataclass
@@ -32,13 +45,15 @@ class EchoRasa:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/webhooks/gateway/webhook", self.webhook)
-        app.router.add_get("/status", self.status)
+        app.router.add_get("/webhooks/gateway/", self.status)
         return app
 
     def texts_from(self, sender: str) -> list[str]:
         return [r["message"] for r in self.requests if r["sender"] == sender]
 
     async def webhook(self, request: web.Request) -> web.Response:
+        if (refusal := refused(request)) is not None:
+            return refusal
         body = await request.json()
         if self.mode == "down":
             return web.json_response({"error": "message handling failed"}, status=500)
@@ -76,8 +91,8 @@ class EchoRasa:
             {"messages": [message], "intent": "x", "confidence": 0.9, "faq_id": None}
         )
 
-    async def status(self, _: web.Request) -> web.Response:
-        return web.json_response({"model_file": "models/kawan-sehat.tar.gz"})
+    async def status(self, request: web.Request) -> web.Response:
+        return refused(request) or web.json_response({"status": "ok", "model_loaded": True})
 
     async def start(self, port: int = 0) -> str:
         """The base URL to give the gateway (RASA_URL)."""

@@ -14,6 +14,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import create_app
 from bot.settings import Settings
 from tests.conftest import TEST_REDIS_URL
+from tests.fakes.rasa_api import RASA_TOKEN, refused
+
+# An integrator's key (KS_API_KEYS): such callers choose user_id, as the contract says.
+API_KEY = "integrator-key-for-tests-0123"
+INTEGRATOR = {"Authorization": f"Bearer {API_KEY}"}
 
 
 @dataclass
@@ -27,10 +32,12 @@ class FakeRasa:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/webhooks/gateway/webhook", self.webhook)
-        app.router.add_get("/status", self.status)
+        app.router.add_get("/webhooks/gateway/", self.status)
         return app
 
     async def webhook(self, request: web.Request) -> web.Response:
+        if (refusal := refused(request)) is not None:
+            return refusal
         body = await request.json()
         self.requests.append(body)
         if self.mode == "slow":
@@ -56,10 +63,10 @@ class FakeRasa:
             }
         )
 
-    async def status(self, _: web.Request) -> web.Response:
-        if self.mode == "no_model":
-            return web.json_response({"model_file": None})
-        return web.json_response({"model_file": "models/kawan-sehat.tar.gz", "model_id": "x"})
+    async def status(self, request: web.Request) -> web.Response:
+        if (refusal := refused(request)) is not None:
+            return refusal
+        return web.json_response({"status": "ok", "model_loaded": self.mode != "no_model"})
 
 
 @pytest.fixture
@@ -77,6 +84,9 @@ def settings_for(rasa_url: str, redis_prefix: str, **overrides: Any) -> Settings
         "RASA_TIMEOUT": 0.5,
         "REDIS_URL": TEST_REDIS_URL,
         "KS_REDIS_PREFIX": redis_prefix,
+        "RASA_TOKEN": RASA_TOKEN,
+        "KS_API_KEYS": f"other-integrator-key-0001,{API_KEY}",
+        "KS_SECRET_KEY": "gateway-test-secret-0123456789",
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -86,6 +96,19 @@ def settings_for(rasa_url: str, redis_prefix: str, **overrides: Any) -> Settings
 async def gateway(
     fake_rasa: tuple[FakeRasa, str], redis_prefix: str
 ) -> AsyncIterator[TestClient[Any, Any]]:
+    """An integrator's client: every request carries a valid API key."""
+    _, url = fake_rasa
+    client = TestClient(TestServer(create_app(settings_for(url, redis_prefix))), headers=INTEGRATOR)
+    await client.start_server()
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def browser(
+    fake_rasa: tuple[FakeRasa, str], redis_prefix: str
+) -> AsyncIterator[TestClient[Any, Any]]:
+    """A web page visitor: no key, cookies kept like a browser keeps them."""
     _, url = fake_rasa
     client = TestClient(TestServer(create_app(settings_for(url, redis_prefix))))
     await client.start_server()

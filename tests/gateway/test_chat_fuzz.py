@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.app import create_app
-from tests.gateway.conftest import FakeRasa, settings_for
+from tests.gateway.conftest import INTEGRATOR, FakeRasa, settings_for
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
@@ -48,7 +48,9 @@ async def test_chat_api_never_fails_on_bad_input(
     _, url = fake_rasa
     async with TestClient(TestServer(create_app(settings_for(url, redis_prefix)))) as client:
         response = await client.post(
-            "/api/v1/chat", data=body, headers={"Content-Type": "application/json"}
+            "/api/v1/chat",
+            data=body,
+            headers={"Content-Type": "application/json", **INTEGRATOR},
         )
         assert response.status in ALLOWED
         payload: Any = await response.json()

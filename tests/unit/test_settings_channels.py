@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from bot.settings import Settings
 
@@ -15,6 +16,27 @@ CHANNEL_VARIABLES = (
     "WHATSAPP_VERIFY_TOKEN",
     "WHATSAPP_PHONE_NUMBER_ID",
 )
+
+
+@pytest.fixture(autouse=True)
+def rasa_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RASA_TOKEN", "shared-secret")
+    monkeypatch.setenv("KS_SECRET_KEY", "deployment-secret-0123456789")
+
+
+def test_without_the_rasa_secret_the_gateway_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("RASA_TOKEN")
+    assert any("RASA_TOKEN" in p for p in Settings(_env_file=None).problems())  # type: ignore[call-arg]
+
+
+def test_texts_longer_than_the_channels_allow_are_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KS_MAX_TEXT_CHARS", "5000")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)  # type: ignore[call-arg]
 
 
 def test_empty_variables_leave_the_channels_off(monkeypatch: pytest.MonkeyPatch) -> None:
