@@ -31,7 +31,10 @@ ENV PYTHONPATH=/app TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false \
     SQLALCHEMY_SILENCE_UBER_WARNING=1 HOME=/home/kawan
 EXPOSE 5005
 ENTRYPOINT ["/opt/venv/bin/rasa"]
-CMD ["run", "--enable-api", "-i", "0.0.0.0", "-p", "5005", "--model", "models/kawan-sehat.tar.gz", \
+# Rasa's HTTP API (histories, tracker writes, PUT /model) is not enabled: it stays off.
+# Our channel (connectors/chat_channel.py) needs RASA_TOKEN; the action server
+# needs KS_ACTION_TOKEN (endpoints.yml). Listens on the internal network only (compose).
+CMD ["run", "-i", "0.0.0.0", "-p", "5005", "--model", "models/kawan-sehat.tar.gz", \
      "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"]
 
 # ---- Gateway and action server (Python 3.11) --------------------------------
@@ -59,7 +62,8 @@ ENV SANIC_HOST=0.0.0.0
 EXPOSE 5055
 # Publishes the reviewed FAQ content and the shipped Posyandu directory to Redis
 # (both idempotent), then serves the actions.
-CMD ["sh", "-c", "python -m actions.content publish data/faq && python -m actions.posyandu.importer --quiet data/posyandu/buton_utara.csv && exec python -m rasa_sdk --actions actions -p 5055"]
+# actions.server refuses calls without KS_ACTION_TOKEN (Authorization: Bearer).
+CMD ["sh", "-c", "python -m actions.content publish data/faq && python -m actions.posyandu.importer --quiet data/posyandu/buton_utara.csv && exec python -m actions.server --host 0.0.0.0 -p 5055"]
 
 FROM app-base AS bot
 COPY --chown=kawan bot/ bot/

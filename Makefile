@@ -96,6 +96,10 @@ test-e2e: $(MODEL) $(VENV_APP)/.installed ## The whole stack: Rasa 3.6 + rasa-sd
 bench-nlu: venvs $(MODEL) ## Held-out NLU accuracy and chat API latency (bench/heldout.yml)
 	$(APP_PY) -m bench.nlu
 
+.PHONY: bench-conversation
+bench-conversation: venvs $(MODEL) ## One user, 500 turns: latency at the start and at the end, beside plain Rasa
+	$(APP_PY) -m bench.conversation
+
 .PHONY: bench-posyandu
 bench-posyandu: $(VENV_APP)/.installed ## National-scale Posyandu import, name and location lookup, Redis memory
 	$(APP_PY) -m bench.posyandu

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,8 +12,10 @@ import aiohttp
 import yaml
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import RedisError
 
 from actions.pseudonym import deployment_secret
+from actions.retention import run_once_per_interval
 from bot import chat, health, webchat
 from bot.access import SessionSigner, security_headers
 from bot.channels.setup import add_routes, channels_ctx
@@ -30,6 +34,8 @@ from bot.keys import (
 from bot.rasa_client import RasaClient
 from bot.safety import SafetyNet
 from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MESSAGES_FILE = Path(__file__).parent / "messages.yml"
@@ -68,6 +74,28 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     await redis.aclose()
 
 
+async def _retention(app: web.Application) -> AsyncIterator[None]:
+    """The retention job (actions/retention.py), once per interval across all instances."""
+    settings = app[SETTINGS]
+    interval = settings.retention_interval_seconds
+
+    async def loop() -> None:
+        while True:
+            try:
+                await run_once_per_interval(app[REDIS], settings.redis_prefix, interval)
+            except (RedisError, OSError) as error:
+                logger.warning(
+                    "Retention job skipped: Redis unavailable (%s)", type(error).__name__
+                )
+            await asyncio.sleep(min(interval, 600))
+
+    task = asyncio.get_running_loop().create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 class ConfigurationError(Exception):
     """The settings must not start a service (listed problems)."""
 
@@ -87,7 +115,7 @@ def create_app(settings: Settings) -> web.Application:
     domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
     app[DOMAIN_INTENTS] = {str(intent) for intent in domain.get("intents", [])}
     app[SAFETY] = SafetyNet.load(domain)
-    app.cleanup_ctx.extend([_http_session, _redis, channels_ctx])
+    app.cleanup_ctx.extend([_http_session, _redis, channels_ctx, _retention])
     add_routes(app)
     app.router.add_get("/", webchat.page)
     app.router.add_static("/static/", webchat.STATIC)

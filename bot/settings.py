@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     web_ip_messages_per_minute: int = Field(default=60, ge=1, alias="KS_WEB_IP_MESSAGES_PER_MINUTE")
     web_rasa_share: float = Field(default=0.5, gt=0, le=1, alias="KS_WEB_RASA_SHARE")
     trust_proxy: bool = Field(default=False, alias="KS_TRUST_PROXY")
+    retention_interval_seconds: int = Field(
+        default=3600, ge=60, alias="KS_RETENTION_INTERVAL_SECONDS"
+    )
     retry_backoff_seconds: float = Field(default=1.0, gt=0, le=60, alias="KS_RETRY_BACKOFF_SECONDS")
     dedup_ttl_hours: int = Field(default=168, ge=1, alias="KS_DEDUP_TTL_HOURS")
 

@@ -51,21 +51,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def endpoints_yaml(redis_url: str, actions_port: int, prefix: str) -> str:
-    """Rasa endpoints: action server, and tracker and lock stores on Redis."""
+def endpoints_yaml(
+    redis_url: str, actions_port: int, prefix: str, tracker_store: str = TRACKER_STORE
+) -> str:
+    """Rasa endpoints: action server, and tracker and lock stores on Redis.
+
+    `tracker_store="redis"` gives Rasa's stock store (bench-conversation compares).
+    """
     url = urlparse(redis_url)
     db = (url.path or "/0").lstrip("/") or "0"
-    password = f"\n  password: {url.password}" if url.password else ""
+    # Rasa substitutes ${...} from its environment: no secret in the file.
+    password = "\n  password: ${REDIS_PASSWORD}" if url.password else ""
     ssl = "true" if url.scheme == "rediss" else "false"
     host = url.hostname or "127.0.0.1"
     redis = f"  url: {host}\n  port: {url.port or 6379}\n  db: {db}{password}\n  use_ssl: {ssl}"
     prefix = prefix.rstrip(":")
-    # Rasa substitutes ${KS_ACTION_TOKEN} from its environment: no secret in the file.
+    bounded = f"  max_events: {TRACKER_MAX_EVENTS}\n" if tracker_store == TRACKER_STORE else ""
     return (
         f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
         "  headers:\n    Authorization: Bearer ${KS_ACTION_TOKEN}\n"
-        f"tracker_store:\n  type: {TRACKER_STORE}\n{redis}\n  key_prefix: {prefix}\n"
-        f"  record_exp: {TRACKER_EXPIRY_SECONDS}\n  max_events: {TRACKER_MAX_EVENTS}\n"
+        f"tracker_store:\n  type: {tracker_store}\n{redis}\n  key_prefix: {prefix}\n"
+        f"  record_exp: {TRACKER_EXPIRY_SECONDS}\n{bounded}"
         f"lock_store:\n  type: redis\n{redis}\n  key_prefix: {prefix}\n"
     )
 
@@ -104,6 +110,7 @@ class Stack:
     rasa_api: bool = False
     rasa_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     tokens: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # what the processes were started with
     # A chat API key of this run (added to any KS_API_KEYS given) for tests and benchmarks.
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
@@ -122,15 +129,19 @@ class Stack:
             "KS_REDIS_PREFIX": self.redis_prefix,
             **self.extra_env,
         }
+        password = urlparse(self.redis_url).password
+        if password:
+            env["REDIS_PASSWORD"] = password  # for ${REDIS_PASSWORD} in the endpoints file
         # Shared secrets: gateway -> our channel in Rasa, Rasa -> action server.
         for name in ("RASA_TOKEN", "KS_ACTION_TOKEN"):
             env[name] = env.get(name) or secrets.token_urlsafe(24)
             self.tokens[name] = env[name]
+        self.env = env
         env["KS_API_KEYS"] = ",".join(k for k in (env.get("KS_API_KEYS"), self.api_key) if k)
         self._publish_content(env)
         endpoints = self.log_dir / f"endpoints-{self.rasa_port}.yml"
         endpoints.write_text(endpoints_yaml(self.redis_url, self.actions_port, self.redis_prefix))
-        self._spawn(
+        self.spawn(
             "actions",
             [
                 str(APP_PYTHON),
@@ -144,7 +155,7 @@ class Stack:
             env,
         )
         api = ["--enable-api", "--auth-token", self.rasa_api_token] if self.rasa_api else []
-        self._spawn(
+        self.spawn(
             "rasa",
             [
                 str(RASA_BIN),
@@ -163,7 +174,7 @@ class Stack:
             ],
             env,
         )
-        self._spawn(
+        self.spawn(
             "gateway",
             [str(APP_PYTHON), "-m", "bot"],
             {
@@ -190,7 +201,7 @@ class Stack:
         ):
             subprocess.run([str(APP_PYTHON), *command], env=env, cwd=ROOT, check=True)
 
-    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+    def spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
         log = open(self.log_dir / f"{name}-{self.gateway_port}.log", "wb")  # noqa: SIM115
         self.processes[name] = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT

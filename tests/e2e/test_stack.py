@@ -51,10 +51,15 @@ async def _clean(prefix: str) -> None:
     await client.aclose()
 
 
+def integrator(stack: Stack) -> dict[str, str]:
+    """An integrator's headers (KS_API_KEYS): such callers choose user_id."""
+    return {"Content-Type": "application/json", "Authorization": f"Bearer {stack.api_key}"}
+
+
 def chat(stack: Stack, text: str, user: str | None = None) -> tuple[int, dict[str, Any]]:
     body = json.dumps({"user_id": user or uuid.uuid4().hex, "text": text}).encode()
     request = urllib.request.Request(
-        f"{stack.chat_url}api/v1/chat", data=body, headers={"Content-Type": "application/json"}
+        f"{stack.chat_url}api/v1/chat", data=body, headers=integrator(stack)
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -83,9 +88,12 @@ def test_faq_answer_comes_from_the_action_server_with_its_source(stack: Stack) -
 
 
 def test_related_topic_button_answers_that_topic(stack: Stack) -> None:
-    status, body = chat(stack, "/imunisasi.kipi")
+    user = uuid.uuid4().hex
+    _, menu = chat(stack, "halo", user)
+    button = next(b for b in menu["replies"][0]["buttons"] if b["payload"] == "/imunisasi.jadwal")
+    status, body = chat(stack, button["payload"], user)
     assert status == 200
-    assert body["faq_id"] == "imunisasi.kipi"
+    assert body["faq_id"] == "imunisasi.jadwal"
 
 
 def test_danger_sign_gets_the_emergency_reply_first(stack: Stack) -> None:
@@ -147,12 +155,49 @@ def test_ambiguous_village_then_district_then_my_posyandu(stack: Stack) -> None:
 def test_location_finds_the_nearest_posyandu(stack: Stack) -> None:
     body = json.dumps({"user_id": "loc-user", "location": {"lat": -4.6175, "lon": 123.0084}})
     request = urllib.request.Request(
-        f"{stack.chat_url}api/v1/chat",
-        data=body.encode(),
-        headers={"Content-Type": "application/json"},
+        f"{stack.chat_url}api/v1/chat", data=body.encode(), headers=integrator(stack)
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         reply = json.loads(response.read())
     assert reply["intent"] == "share_location"
     assert reply["replies"][0]["text"].startswith("Posyandu terdekat dari lokasi Anda:")
     assert reply["replies"][0]["text"].count(" km)") == 3
+
+
+def status_of(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> int:
+    data = b"{}" if method == "POST" else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_rasa_refuses_callers_without_the_shared_secret(stack: Stack) -> None:
+    rasa = f"http://127.0.0.1:{stack.rasa_port}"
+    webhook = f"{rasa}/webhooks/gateway/webhook"
+    assert status_of(webhook, "POST") == 401
+    assert status_of(webhook, "POST", {"Authorization": "Bearer wrong"}) == 403
+    assert status_of(f"{rasa}/webhooks/gateway/") == 401
+    # Rasa's own API (conversation histories, tracker writes, PUT /model) is off.
+    assert status_of(f"{rasa}/conversations/tg:1/tracker") == 404
+    assert status_of(f"{rasa}/model/parse", "POST") == 404
+
+
+def test_the_action_server_refuses_callers_without_the_shared_secret(stack: Stack) -> None:
+    webhook = f"http://127.0.0.1:{stack.actions_port}/webhook"
+    assert status_of(webhook, "POST") == 401
+    assert status_of(webhook, "POST", {"Authorization": "Bearer wrong"}) == 403
+
+
+def test_a_long_conversation_keeps_its_state(stack: Stack) -> None:
+    """The bounded tracker cuts old turns; what the user saved stays."""
+    user = uuid.uuid4().hex
+    _, asked = chat(stack, "posyandu di desa lambale kapan?", user)
+    _, listed = chat(stack, asked["replies"][0]["buttons"][1]["payload"], user)
+    chat(stack, listed["replies"][0]["buttons"][0]["payload"], user)
+    for number in range(40):  # about 200 events: the window (120) has been cut
+        chat(stack, "makasih" if number % 2 else "halo", user)
+    _, mine = chat(stack, "kapan posyandu saya?", user)
+    assert mine["replies"][0]["text"].startswith("Posyandu Anda:")
