@@ -4,7 +4,12 @@
         [--changes changes.csv] [--holidays holidays.csv]
 
 Bad rows are reported with their line numbers and skipped; good rows are kept.
-Importing the same file again changes nothing. The CSV formats are described in
+A schedule that is not fully understood (see actions/posyandu/schedule.py) is a bad
+row, never a guess. The holiday file is read first: if any of its lines is wrong,
+every wrong line is reported and nothing at all is imported (a holiday missed would
+put a session on it). A change for a Posyandu that is not in the directory, or for
+a day its schedule has no session, is reported and skipped. Importing the same
+file again changes nothing. The CSV formats are described in
 actions/posyandu/records.py and the README.
 """
 
@@ -12,8 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
@@ -22,12 +30,31 @@ from actions.posyandu.directory import Directory, ImportCounts
 from actions.posyandu.records import (
     PosyanduRecord,
     RowError,
-    read_changes,
-    read_holidays,
+    parse_holidays,
+    read_change_rows,
     read_records,
 )
-from actions.posyandu.regions import Regions
+from actions.posyandu.regions import Regions, time_zone_of
+from actions.posyandu.schedule import Change
 from actions.store import redis_from_env, redis_prefix
+
+__all__ = ["ImportReport", "import_all", "import_file", "main"]
+
+
+@dataclass
+class ImportReport:
+    """What an import did; `refused` means nothing was written."""
+
+    counts: ImportCounts = field(default_factory=ImportCounts)
+    errors: list[RowError] = field(default_factory=list)  # Posyandu rows skipped
+    change_errors: list[RowError] = field(default_factory=list)  # change rows skipped
+    holiday_errors: list[RowError] = field(default_factory=list)  # any: nothing imported
+    changes: int = 0  # change rows stored
+    holidays: int = 0  # holidays stored
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.holiday_errors)
 
 
 async def import_file(
@@ -35,18 +62,84 @@ async def import_file(
 ) -> tuple[ImportCounts, list[RowError]]:
     errors: list[RowError] = []
 
-    def good_rows() -> object:
+    def good_rows() -> Iterator[PosyanduRecord]:
         rows = read_records(path, regions)
-        for _, item in tqdm(
+        for line, item in tqdm(
             rows, desc=path.name, unit=" baris", disable=not progress, file=sys.stderr
         ):
-            if isinstance(item, PosyanduRecord):
-                yield item
-            else:
+            if isinstance(item, RowError):
                 errors.append(item)
+                continue
+            zone, named = time_zone_of(item.village_code), item.rule.zone
+            if named is not None and named != zone:
+                errors.append(
+                    RowError(
+                        line,
+                        f"schedule: zona waktu {named} tidak cocok dengan desa "
+                        f"{item.village_code} ({zone})",
+                    )
+                )
+                continue
+            yield item
 
-    counts = await directory.upsert(good_rows())  # type: ignore[arg-type]
+    counts = await directory.upsert(good_rows())
     return counts, errors
+
+
+async def import_all(
+    directory: Directory,
+    path: Path,
+    regions: Regions,
+    changes: Path | None = None,
+    holidays: Path | None = None,
+    progress: bool = True,
+) -> ImportReport:
+    """Posyandu file, then changes and holidays; nothing is written if the holidays are wrong."""
+    report = ImportReport()
+    holiday_days: frozenset[dt.date] = frozenset()
+    if holidays is not None:
+        holiday_days, report.holiday_errors = parse_holidays(holidays)
+        if report.holiday_errors:
+            return report
+    change_rows: list[tuple[int, str, Change]] = []
+    if changes is not None:
+        change_rows, report.change_errors = read_change_rows(changes)
+    report.counts, report.errors = await import_file(directory, path, regions, progress)
+    kept, errors = await _checked_changes(directory, change_rows)
+    report.change_errors = sorted(report.change_errors + errors, key=lambda e: e.line)
+    await directory.set_changes(kept)
+    report.changes = sum(len(items) for items in kept.values())
+    await directory.set_holidays(holiday_days)
+    report.holidays = len(holiday_days)
+    return report
+
+
+async def _checked_changes(
+    directory: Directory, rows: list[tuple[int, str, Change]]
+) -> tuple[dict[str, list[Change]], list[RowError]]:
+    """The changes for a known Posyandu on a day its schedule has a session."""
+    kept: dict[str, list[Change]] = {}
+    errors: list[RowError] = []
+    records: dict[str, PosyanduRecord | None] = {}
+    for line, posyandu_id, change in rows:
+        if posyandu_id not in records:
+            records[posyandu_id] = await directory.get(posyandu_id)
+        record = records[posyandu_id]
+        if record is None:
+            errors.append(RowError(line, f"posyandu_id {posyandu_id} tidak ada di direktori"))
+            continue
+        rule, day = record.rule, change.original
+        if day not in rule.dates_in(day.year, day.month):
+            errors.append(
+                RowError(
+                    line,
+                    f"date {day.isoformat()} bukan hari sesi {posyandu_id} menurut jadwalnya "
+                    f"({record.schedule}); tulis tanggal sesi menurut jadwal",
+                )
+            )
+            continue
+        kept.setdefault(posyandu_id, []).append(change)
+    return kept, errors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,32 +151,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holidays", type=Path)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    if not args.csv.is_file():
-        print(f"File tidak ditemukan: {args.csv}", file=sys.stderr)
-        return 1
+    for path in (args.csv, args.changes, args.holidays):
+        if path is not None and not path.is_file():
+            print(f"File tidak ditemukan: {path}", file=sys.stderr)
+            return 1
 
     async def run() -> int:
         redis = redis_from_env()
         directory = Directory(redis, redis_prefix())
         started = time.perf_counter()
         try:
-            counts, errors = await import_file(directory, args.csv, Regions(), not args.quiet)
-            for error in errors:
-                print(f"{args.csv.name} {error} (dilewati)", file=sys.stderr)
-            if args.changes:
-                changes, change_errors = read_changes(args.changes)
-                for error in change_errors:
-                    print(f"{args.changes.name} {error} (dilewati)", file=sys.stderr)
-                await directory.set_changes(changes)
-            if args.holidays:
-                await directory.set_holidays(read_holidays(args.holidays))
+            report = await import_all(
+                directory, args.csv, Regions(), args.changes, args.holidays, not args.quiet
+            )
         finally:
             await redis.aclose()
+        if report.refused:
+            for error in report.holiday_errors:
+                print(f"{args.holidays.name} {error}", file=sys.stderr)
+            print(
+                f"{args.holidays.name}: {len(report.holiday_errors)} baris salah; "
+                "tidak ada yang diimpor. Perbaiki lalu impor lagi.",
+                file=sys.stderr,
+            )
+            return 1
+        for error in report.errors:
+            print(f"{args.csv.name} {error} (dilewati)", file=sys.stderr)
+        for error in report.change_errors:
+            print(f"{args.changes.name} {error} (dilewati)", file=sys.stderr)
+        counts = report.counts
         print(
             f"{args.csv.name}: {counts.added} ditambah, {counts.updated} diperbarui, "
-            f"{counts.unchanged} tidak berubah, {len(errors)} baris ditolak "
+            f"{counts.unchanged} tidak berubah, {len(report.errors)} baris ditolak "
             f"({time.perf_counter() - started:.1f} s)"
         )
+        if args.changes:
+            print(
+                f"{args.changes.name}: {report.changes} perubahan disimpan, "
+                f"{len(report.change_errors)} baris ditolak"
+            )
+        if args.holidays:
+            print(f"{args.holidays.name}: {report.holidays} hari libur disimpan")
         return 0
 
     return asyncio.run(run())

@@ -7,7 +7,8 @@ posyandu CSV (UTF-8, header row):
   - cadre_contact: optional, shown to citizens as given (a name and/or phone)
   - schedule: "setiap tanggal 10, 08.00-11.00" or "Selasa kedua, 08.00-11.00" (see schedule.py)
 changes CSV: posyandu_id, date, action (batal|pindah / cancel|move), new_date, new_hours, note
-holidays CSV: date, name
+holidays CSV: date (YYYY-MM-DD), name; every line must be right (parse_holidays lists the
+  wrong ones by line number) because a missed holiday puts a session on it
 """
 
 from __future__ import annotations
@@ -24,10 +25,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from actions.posyandu.regions import Regions
 from actions.posyandu.schedule import Change, ScheduleError, ScheduleRule, parse_rule
 
-__all__ = ["PosyanduRecord", "RowError", "read_changes", "read_holidays", "read_records"]
+__all__ = [
+    "PosyanduRecord",
+    "RowError",
+    "parse_holidays",
+    "read_change_rows",
+    "read_changes",
+    "read_holidays",
+    "read_records",
+]
 
 COLUMNS = ("id", "name", "village_code", "address", "lat", "lon", "cadre_contact", "schedule")
 _HOURS = re.compile(r"^(\d{1,2})[.:](\d{2})\s*-\s*(\d{1,2})[.:](\d{2})$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class PosyanduRecord(BaseModel):
@@ -93,6 +103,15 @@ def _record(line: int, row: dict[str, str | None], regions: Regions) -> Posyandu
 
 def read_changes(path: Path) -> tuple[dict[str, list[Change]], list[RowError]]:
     changes: dict[str, list[Change]] = {}
+    rows, errors = read_change_rows(path)
+    for _, posyandu_id, change in rows:
+        changes.setdefault(posyandu_id, []).append(change)
+    return changes, errors
+
+
+def read_change_rows(path: Path) -> tuple[list[tuple[int, str, Change]], list[RowError]]:
+    """(line number, posyandu id, change) for each good row, and the bad rows' errors."""
+    rows: list[tuple[int, str, Change]] = []
     errors: list[RowError] = []
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
@@ -102,22 +121,23 @@ def read_changes(path: Path) -> tuple[dict[str, list[Change]], list[RowError]]:
             except (ValueError, KeyError) as error:
                 errors.append(RowError(reader.line_num, str(error)))
                 continue
-            changes.setdefault(posyandu_id, []).append(change)
-    return changes, errors
+            rows.append((reader.line_num, posyandu_id, change))
+    return rows, errors
 
 
 def _change(row: dict[str, str]) -> tuple[str, Change]:
     posyandu_id = (row.get("posyandu_id") or "").strip()
     if not posyandu_id:
         raise ValueError("posyandu_id kosong")
-    original = dt.date.fromisoformat((row.get("date") or "").strip())
+    original = _iso_date((row.get("date") or "").strip(), "date")
     action = (row.get("action") or "").strip().lower()
     note = (row.get("note") or "").strip()
     if action in ("batal", "cancel"):
         return posyandu_id, Change(original=original, cancelled=True, note=note)
     if action not in ("pindah", "move"):
         raise ValueError(f"action harus batal/pindah, bukan {action!r}")
-    new_date = dt.date.fromisoformat((row.get("new_date") or "").strip() or original.isoformat())
+    new_value = (row.get("new_date") or "").strip()
+    new_date = _iso_date(new_value, "new_date") if new_value else original
     start = end = None
     hours = (row.get("new_hours") or "").strip()
     if hours:
@@ -125,12 +145,48 @@ def _change(row: dict[str, str]) -> tuple[str, Change]:
         if not match:
             raise ValueError(f"new_hours tidak sah: {hours!r} (contoh 08.00-11.00)")
         h1, m1, h2, m2 = (int(g) for g in match.groups())
-        start, end = dt.time(h1, m1), dt.time(h2, m2)
+        try:
+            start, end = dt.time(h1, m1), dt.time(h2, m2)
+        except ValueError:
+            raise ValueError(f"new_hours tidak sah: {hours!r} (contoh 08.00-11.00)") from None
+        if end <= start:
+            raise ValueError(f"new_hours: jam selesai harus setelah jam mulai ({hours!r})")
     return posyandu_id, Change(original, False, new_date, start, end, note)
 
 
+def _iso_date(value: str, column: str) -> dt.date:
+    if not value:
+        raise ValueError(f"{column} kosong")
+    if not _ISO_DATE.match(value):
+        raise ValueError(f"{column} tidak sah: {value!r} (tulis YYYY-MM-DD, contoh 2026-08-17)")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{column}: tanggal {value} tidak ada") from None
+
+
 def read_holidays(path: Path) -> frozenset[dt.date]:
+    """The holidays; ValueError naming every bad line if any line is wrong."""
+    holidays, errors = parse_holidays(path)
+    if errors:
+        raise ValueError(f"{path.name}: " + "; ".join(str(error) for error in errors))
+    return holidays
+
+
+def parse_holidays(path: Path) -> tuple[frozenset[dt.date], list[RowError]]:
+    """The holidays of the good lines, and an error for each bad line (the header is line 1)."""
+    days: set[dt.date] = set()
+    errors: list[RowError] = []
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        return frozenset(
-            dt.date.fromisoformat(row["date"].strip()) for row in csv.DictReader(handle)
-        )
+        reader = csv.DictReader(handle)
+        if "date" not in [(name or "").strip() for name in reader.fieldnames or []]:
+            return frozenset(), [RowError(1, "kolom tidak ada: date")]
+        for row in reader:
+            value = next(
+                (v or "" for k, v in row.items() if k is not None and k.strip() == "date"), ""
+            ).strip()
+            try:
+                days.add(_iso_date(value, "date"))
+            except ValueError as error:
+                errors.append(RowError(reader.line_num, str(error)))
+    return frozenset(days), errors

@@ -22,6 +22,8 @@ __all__ = ["Channel", "Conversation", "first_notice_in_process", "user_tag"]
 logger = logging.getLogger(__name__)
 
 DOWN_NOTICE_SECONDS = 600
+# A user who blocked the bot: remembered 90 days (retention policy), cleared when they write.
+UNREACHABLE_TTL_SECONDS = 90 * 24 * 3600
 ANSWER_TTL = 3600  # Rasa's answer, kept until its replies are out (retries come sooner)
 
 

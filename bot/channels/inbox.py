@@ -19,15 +19,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
+import time
+import traceback
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-__all__ = ["Entry", "Inbox", "RetryLater"]
+__all__ = [
+    "DEAD_LETTER_MAX_LEN",
+    "Entry",
+    "Inbox",
+    "RetryLater",
+    "dead_letter_stream",
+    "error_reason",
+    "error_where",
+    "inbox_stream",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +53,82 @@ end
 return false
 """
 
+# KEYS: inbox stream, dead-letter stream. ARGV: group, entry id, max length of the
+# dead-letter stream, then field/value pairs describing the failure. The entry's own
+# fields (channel, key, data) are copied from the stream, exactly as they were accepted.
+_DEAD_LETTER = """
+local found = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+if #found == 0 then
+  return false
+end
+local args = {KEYS[2], 'MAXLEN', '~', ARGV[3], '*'}
+for i = 4, #ARGV do
+  args[#args + 1] = ARGV[i]
+end
+local fields = found[1][2]
+for i = 1, #fields do
+  args[#args + 1] = fields[i]
+end
+local id = redis.call('XADD', unpack(args))
+redis.call('XDEL', KEYS[1], ARGV[2])
+return id
+"""
+
 GROUP = "gateway"
 MAX_ATTEMPTS_ON_ERROR = 3
+# Dead letters kept at most (approximate trimming drops the oldest beyond it): a bound on
+# memory if something fails for every message; /readyz and metrics show the count long before.
+DEAD_LETTER_MAX_LEN = 100_000
+PROBE_TTL_SECONDS = 60
+REASON_CHARS = 200
+# Runs of digits (with the separators people type) long enough to be a phone number or chat id.
+_LONG_NUMBER = re.compile(r"\+?\d[\d ().-]{5,}\d")
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[2]) + "/"
+
+
+def inbox_stream(prefix: str) -> str:
+    return f"{prefix}inbox"
+
+
+def dead_letter_stream(prefix: str) -> str:
+    return f"{prefix}deadletter"
+
+
+def error_reason(error: BaseException | str) -> str:
+    """`Type: short message` for a dead letter, long numbers masked, never the whole text."""
+    if isinstance(error, str):
+        return error[:REASON_CHARS]
+    message = _LONG_NUMBER.sub("#", " ".join(str(error).split()))
+    reason = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return reason if len(reason) <= REASON_CHARS else reason[: REASON_CHARS - 1] + "…"
+
+
+def error_where(error: BaseException) -> str:
+    """Where it was raised: the innermost frame of our code, and the innermost frame overall.
+
+    Code locations only: safe for log lines, unlike exception messages, which may quote
+    what a user wrote.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return ""
+    ours = [f for f in frames if _is_ours(f.filename)]
+    places = [ours[-1]] if ours else []
+    if frames[-1] not in places:
+        places.append(frames[-1])
+    return " > ".join(f"{_short_path(f.filename)}:{f.lineno} in {f.name}" for f in places)
+
+
+def _is_ours(filename: str) -> bool:
+    return filename.startswith(_PROJECT_ROOT) and "site-packages" not in filename
+
+
+def _short_path(filename: str) -> str:
+    for marker in ("/site-packages/", _PROJECT_ROOT):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return "/".join(filename.split("/")[-2:])
 
 
 class RetryLater(Exception):
@@ -74,10 +162,12 @@ class Inbox:
     ) -> None:
         self._redis = redis
         self._prefix = prefix
-        self.stream = f"{prefix}inbox"
+        self.stream = inbox_stream(prefix)
+        self.dead_letters = dead_letter_stream(prefix)
         self._consumer = consumer
         self._dedup_ttl = dedup_ttl_seconds
         self._accept = redis.register_script(_ACCEPT)
+        self._dead_letter_script = redis.register_script(_DEAD_LETTER)
         self._handlers: dict[str, Handler] = {}
         self._semaphore = asyncio.Semaphore(concurrency)
         self._claim_idle_ms = claim_idle_ms
@@ -105,6 +195,41 @@ class Inbox:
     async def pending_count(self) -> int:
         info = await self._redis.xpending(self.stream, GROUP)
         return int(info["pending"]) if isinstance(info, dict) else 0
+
+    async def dead_letter_count(self) -> int:
+        """Dead letters waiting for an operator (entries and replies); raises RedisError."""
+        return int(await self._redis.xlen(self.dead_letters))
+
+    async def probe(self, deadline_seconds: float = 1.0) -> bool:
+        """True when the inbox can take a message right now.
+
+        Runs the script `accept()` runs (EVALSHA, SET NX EX, XADD) on a probe key and a
+        probe stream of their own, then deletes what it wrote; the probe key expires anyway
+        and so does the probe stream once probes stop. No inbox entry is created. Unlike
+        PING this fails when Redis refuses writes: out of memory under `noeviction`, a
+        read-only replica, scripts disabled, a full disk with `stop-writes-on-bgsave-error`.
+        """
+        token = uuid.uuid4().hex
+        seen = f"{self._prefix}probe:seen:{token}"
+        stream = f"{self._prefix}probe:inbox"
+
+        async def attempt() -> bool:
+            entry_id = await self._accept(
+                keys=[seen, stream], args=[PROBE_TTL_SECONDS, "probe", "probe", token]
+            )
+            async with self._redis.pipeline(transaction=True) as pipe:
+                if entry_id is not None:
+                    pipe.xdel(stream, entry_id)
+                pipe.expire(stream, PROBE_TTL_SECONDS)
+                pipe.delete(seen)
+                await pipe.execute()
+            return entry_id is not None
+
+        try:
+            return await asyncio.wait_for(attempt(), deadline_seconds)
+        except (RedisError, OSError, asyncio.TimeoutError) as error:
+            logger.debug("Inbox probe failed (%s)", type(error).__name__)
+            return False
 
     async def run(self) -> None:
         """Read and dispatch until cancelled; survives Redis outages."""
@@ -222,8 +347,12 @@ class Inbox:
 
     async def _handle(self, entry: Entry) -> None:
         handler = self._handlers.get(entry.channel)
-        attempt = 0
-        while handler is not None:
+        if handler is None:
+            logger.error("Inbox: no handler for channel %r; entry %s", entry.channel, entry.id)
+            await self._dead_letter(entry, "NoHandler: no handler for this channel", "", 0)
+            return
+        attempt = errors = 0
+        while True:
             try:
                 async with self._semaphore:
                     await handler(replace(entry, attempt=attempt))
@@ -233,16 +362,54 @@ class Inbox:
                 delay = self._backoff(attempt - 1)
                 logger.info("Inbox: %s; retrying entry in %.1f s", reason, delay)
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-            except Exception:
+            except Exception as error:
                 attempt += 1
-                logger.exception("Inbox: handler failed on entry %s", entry.id)
-                if attempt >= MAX_ATTEMPTS_ON_ERROR:
-                    logger.error("Inbox: giving up on entry %s after %d errors", entry.id, attempt)
-                    break
+                errors += 1
+                # The type and where, never the message: it may quote what the user wrote.
+                where = error_where(error)
+                logger.error(
+                    "Inbox: handler failed on entry %s (%s at %s)",
+                    entry.id,
+                    type(error).__name__,
+                    where,
+                )
+                if errors >= MAX_ATTEMPTS_ON_ERROR:
+                    await self._dead_letter(entry, error_reason(error), where, attempt)
+                    return
                 await asyncio.sleep(self._retry_base)
-        if handler is None:
-            logger.warning("Inbox: no handler for channel %r; entry dropped", entry.channel)
         await self._ack(entry.id)
+
+    async def _dead_letter(self, entry: Entry, reason: str, where: str, attempts: int) -> None:
+        """Move the entry to the dead-letter stream and acknowledge it, atomically.
+
+        Keeps trying while Redis is down; a retry after an unclear failure (the move was
+        done, the answer lost) finds the entry gone and changes nothing.
+        """
+        failures = 0
+        args: list[str | int] = [
+            GROUP,
+            entry.id,
+            DEAD_LETTER_MAX_LEN,
+            *("kind", "entry", "entry_id", entry.id, "reason", reason, "where", where),
+            *("attempts", attempts, "at", f"{time.time():.3f}"),
+        ]
+        while True:
+            try:
+                moved = await self._dead_letter_script(
+                    keys=[self.stream, self.dead_letters], args=args
+                )
+                break
+            except (RedisError, OSError):
+                failures += 1
+                await asyncio.sleep(self._backoff(failures))
+        if moved is not None:
+            logger.error(
+                "Inbox: entry %s dead-lettered as %s after %d attempts (%s)",
+                entry.id,
+                _text(moved),
+                attempts,
+                reason.split(":", 1)[0],
+            )
 
     async def _ack(self, entry_id: str) -> None:
         """Acknowledge and delete; keeps trying while Redis is down (the reply went out)."""

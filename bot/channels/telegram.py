@@ -17,6 +17,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -49,7 +50,14 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.channels.choices import ChoiceStore
-from bot.channels.conversation import Conversation, first_notice_in_process, user_tag
+from bot.channels.conversation import (
+    UNREACHABLE_TTL_SECONDS,
+    Conversation,
+    first_notice_in_process,
+    user_key,
+    user_tag,
+)
+from bot.channels.deadletter import record_reply
 from bot.channels.inbox import Entry, Inbox, RetryLater
 from bot.channels.message import Inbound, Kind, Outbound
 from bot.channels.ratelimit import TelegramRateLimiter, retry_after_seconds
@@ -79,6 +87,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "darurat": ("Nomor dan tanda darurat", "/layanan.darurat"),
     "bantuan": ("Cara memakai Kawan Sehat", "/help"),
 }
+
+
+@dataclass(frozen=True)
+class _NotSent:
+    """Why a message was not delivered; `error` is None when there is nothing to resend
+    (the user blocked the bot)."""
+
+    error: TelegramError | None
+    attempts: int
+
 
 _outcome: contextvars.ContextVar[list[BaseException]] = contextvars.ContextVar("tg_outcome")
 _attempt: contextvars.ContextVar[int] = contextvars.ContextVar("tg_attempt", default=0)
@@ -356,7 +374,7 @@ class TelegramChannel:
         if member.new_chat_member.status in ("kicked", "left"):
             await self._mark_unreachable(sender, "blocked")
         else:
-            await self._redis.delete(f"{self._prefix}unreachable:{sender}")
+            await self._redis.delete(f"{self._prefix}unreachable:{user_key(sender)}")
 
     async def _on_unsupported(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         await self._converse(update, "unsupported")
@@ -401,13 +419,19 @@ class TelegramChannel:
 
     async def send(self, to: Inbound, replies: list[Outbound]) -> None:
         chat_id = int(to.address)
+        messages: list[tuple[str, InlineKeyboardMarkup | None]] = []
         for reply in replies:
             parts = split_message(reply.text, MESSAGE_LIMIT)
             for index, part in enumerate(parts):
                 last = index == len(parts) - 1
                 markup = await self._keyboard(reply) if last and reply.choices else None
-                if not await self._send(chat_id, part, markup):
-                    return
+                messages.append((part, markup))
+        for index, (text, markup) in enumerate(messages):
+            failed = await self._send(chat_id, text, markup)
+            if failed is not None:
+                if failed.error is not None:
+                    await self._dead_letter(chat_id, messages[index:], failed)
+                return
 
     async def _keyboard(self, reply: Outbound) -> InlineKeyboardMarkup:
         rows = []
@@ -416,34 +440,78 @@ class TelegramChannel:
             rows.append([InlineKeyboardButton(choice.title[:64], callback_data=data)])
         return InlineKeyboardMarkup(rows)
 
-    async def _send(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> bool:
-        """One message, retried on timeouts and 5xx; False when it cannot be delivered."""
+    async def _send(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
+    ) -> _NotSent | None:
+        """One message, retried on timeouts and 5xx; None once delivered."""
         sender = f"tg:{chat_id}"
+        last: TelegramError | None = None
         for attempt in range(SEND_ATTEMPTS):
+            final = attempt == SEND_ATTEMPTS - 1
             try:
                 await self.application.bot.send_message(chat_id, text, reply_markup=markup)
-                return True
+                return None
             except Forbidden:
                 await self._mark_unreachable(sender, "blocked")
-                return False
+                return _NotSent(None, attempt + 1)
             except BadRequest as error:
                 logger.warning("Telegram refused a message to %s: %s", user_tag(sender), error)
-                return False
+                return _NotSent(error, attempt + 1)
             except RetryAfter as error:
-                await asyncio.sleep(retry_after_seconds(error))
+                last = error
+                if not final:
+                    await asyncio.sleep(retry_after_seconds(error))
             except NetworkError as error:  # timeouts, 5xx, connection failures
+                last = error
                 logger.info("Telegram send failed (%s); retrying", type(error).__name__)
-                await asyncio.sleep(0.5 * 2**attempt)
+                if not final:
+                    await asyncio.sleep(0.5 * 2**attempt)
             except TelegramError as error:
                 logger.warning("Telegram send to %s failed: %s", user_tag(sender), error)
-                return False
+                return _NotSent(error, attempt + 1)
         logger.error("Telegram: gave up sending to %s", user_tag(sender))
-        return False
+        return _NotSent(last or TelegramError("not sent"), SEND_ATTEMPTS)
+
+    async def _dead_letter(
+        self,
+        chat_id: int,
+        messages: list[tuple[str, InlineKeyboardMarkup | None]],
+        failed: _NotSent,
+    ) -> None:
+        """Keep what could not be delivered (`python -m bot.channels.deadletter` resends it).
+
+        A RedisError is left to fail the inbox entry, which is then retried.
+        """
+        assert failed.error is not None
+        requests: list[dict[str, Any]] = []
+        for text, markup in messages:
+            request: dict[str, Any] = {"chat_id": chat_id, "text": text}
+            if markup is not None:
+                request["reply_markup"] = markup.to_dict()
+            requests.append(request)
+        letter = await record_reply(
+            self._redis,
+            self._prefix,
+            channel=CHANNEL,
+            recipient=str(chat_id),
+            messages=requests,
+            error=failed.error,
+            attempts=failed.attempts,
+        )
+        logger.error(
+            "Telegram: %d message(s) to %s dead-lettered as %s (%s)",
+            len(requests),
+            user_tag(f"tg:{chat_id}"),
+            letter,
+            type(failed.error).__name__,
+        )
 
     async def _mark_unreachable(self, sender: str, reason: str) -> None:
         logger.info("Telegram user %s is unreachable (%s)", user_tag(sender), reason)
         try:
-            await self._redis.set(f"{self._prefix}unreachable:{sender}", reason)
+            await self._redis.set(
+                f"{self._prefix}unreachable:{user_key(sender)}", reason, ex=UNREACHABLE_TTL_SECONDS
+            )
         except RedisError:
             logger.warning("Could not record that %s is unreachable", user_tag(sender))
 

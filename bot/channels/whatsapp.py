@@ -18,9 +18,19 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.channels.choices import ChoiceStore
-from bot.channels.conversation import Conversation, first_notice_in_process, user_tag
+from bot.channels.conversation import (
+    UNREACHABLE_TTL_SECONDS,
+    Conversation,
+    first_notice_in_process,
+    user_key,
+    user_tag,
+)
+from bot.channels.deadletter import record_reply
 from bot.channels.graph import (
     OUTSIDE_WINDOW_CODE,
+    PAIR_RATE_CODE,
+    THROUGHPUT_CODES,
+    TRANSIENT_CODES,
     UNDELIVERABLE_CODES,
     GraphClient,
     GraphError,
@@ -44,6 +54,16 @@ MAX_ROWS, ROW_TITLE_LIMIT, ROW_ID_LIMIT = 10, 24, 200  # ids counted in bytes (M
 WINDOW_SECONDS = 24 * 3600
 MENU_TTL_SECONDS = 24 * 3600
 STATUS_TTL_SECONDS = 7 * 24 * 3600
+# KEYS: window key, unreachable mark. ARGV: when the window closes (unix seconds).
+_EXTEND_WINDOW = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('EXPIREAT', KEYS[1], ARGV[1])
+end
+redis.call('DEL', KEYS[2])
+return 1
+"""
 _WA_ID = re.compile(r"^[0-9]{5,20}$")
 _MENU_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 UNSUPPORTED_TYPES = frozenset(
@@ -206,6 +226,7 @@ class WhatsAppChannel:
         self._redis = redis
         self._prefix = settings.redis_prefix
         self._choices = ChoiceStore(redis, settings.redis_prefix)
+        self._extend_window = redis.register_script(_EXTEND_WINDOW)
         self._inbox = inbox
         self._conversation = conversation
         self._messages = messages
@@ -266,7 +287,9 @@ class WhatsAppChannel:
                 if status.error_code in UNDELIVERABLE_CODES:
                     await self._mark_unreachable(sender, f"code {status.error_code}")
                 elif status.error_code == OUTSIDE_WINDOW_CODE:
-                    await self._redis.delete(f"{self._prefix}wa:window:{status.recipient}")
+                    await self._redis.delete(
+                        f"{self._prefix}wa:window:{user_key(status.recipient)}"
+                    )
 
     async def _notice_store_down(self, messages: list[Inbound]) -> None:
         """Redis is down: Meta redelivers the payload later; tell each sender once, politely."""
@@ -306,75 +329,108 @@ class WhatsAppChannel:
             logger.info("WhatsApp: read receipt failed (%s)", error.code)
 
     async def _open_window(self, message: Inbound) -> None:
+        """The 24-hour window from this message; only ever extended (an old message answered
+        late, or replayed, must not close the window a newer one opened)."""
         closes = int((message.timestamp or time.time()) + WINDOW_SECONDS)
-        key = f"{self._prefix}wa:window:{message.address}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(key, closes)
-            pipe.expireat(key, closes)
-            pipe.delete(f"{self._prefix}unreachable:{message.sender_id}")
-            await pipe.execute()
+        await self._extend_window(
+            keys=[
+                f"{self._prefix}wa:window:{user_key(message.address)}",
+                f"{self._prefix}unreachable:{user_key(message.sender_id)}",
+            ],
+            args=[closes],
+        )
 
     async def _menu_choice(self, message: Inbound) -> Inbound:
         """ "2" after a numbered menu means the second choice."""
         match = _MENU_NUMBER.match(message.text)
         if not match:
             return message
-        stored = await self._redis.get(f"{self._prefix}wa:menu:{message.address}")
+        stored = await self._redis.get(f"{self._prefix}wa:menu:{user_key(message.address)}")
         if stored is None:
             return message
         payloads = json.loads(stored)
         index = int(match.group(1)) - 1
         if not 0 <= index < len(payloads):
             return message
-        await self._redis.delete(f"{self._prefix}wa:menu:{message.address}")
+        await self._redis.delete(f"{self._prefix}wa:menu:{user_key(message.address)}")
         return replace(message, kind="button", payload=payloads[index])
 
     # -- outbound -----------------------------------------------------------------------------
 
     async def in_window(self, wa_id: str) -> bool:
-        return bool(await self._redis.exists(f"{self._prefix}wa:window:{wa_id}"))
+        return bool(await self._redis.exists(f"{self._prefix}wa:window:{user_key(wa_id)}"))
 
     async def send(self, to: Inbound, replies: list[Outbound]) -> None:
         wa_id = to.address
+        unsent: list[dict[str, Any]] = []
         try:
             if not await self.in_window(wa_id):
-                await self._send_template(wa_id)
-                return
-            for reply in replies:
-                for body in await self._render(wa_id, reply):
-                    await self.client.send(body)
+                unsent = [self._template(wa_id)]
+            else:
+                for reply in replies:
+                    unsent.extend(await self._render(wa_id, reply))
+            while unsent:
+                await self.client.send(unsent[0])
+                unsent.pop(0)
         except GraphError as error:
-            await self._failed(wa_id, error)
+            await self._failed(wa_id, error, unsent)
 
-    async def _failed(self, wa_id: str, error: GraphError) -> None:
+    async def _failed(self, wa_id: str, error: GraphError, unsent: list[dict[str, Any]]) -> None:
         sender = f"wa:{wa_id}"
         if error.code == OUTSIDE_WINDOW_CODE:
-            await self._redis.delete(f"{self._prefix}wa:window:{wa_id}")
+            await self._redis.delete(f"{self._prefix}wa:window:{user_key(wa_id)}")
+            template = self._template(wa_id)
             try:
-                await self._send_template(wa_id)
+                await self.client.send(template)
             except GraphError as template_error:
                 logger.warning(
                     "WhatsApp template to %s failed: %s", user_tag(sender), template_error
                 )
+                await self._dead_letter(wa_id, [template], template_error)
         elif error.code in UNDELIVERABLE_CODES:
             await self._mark_unreachable(sender, f"code {error.code}")
         else:
             logger.warning("WhatsApp send to %s failed: %s", user_tag(sender), error)
+            await self._dead_letter(wa_id, unsent, error)
 
-    async def _send_template(self, wa_id: str) -> None:
+    async def _dead_letter(
+        self, wa_id: str, unsent: list[dict[str, Any]], error: GraphError
+    ) -> None:
+        """Keep what could not be delivered (`python -m bot.channels.deadletter` resends it).
+
+        A RedisError is left to fail the inbox entry, which is then retried.
+        """
+        if not unsent:
+            return
+        letter = await record_reply(
+            self._redis,
+            self._prefix,
+            channel=CHANNEL,
+            recipient=wa_id,
+            messages=unsent,
+            error=error,
+            attempts=_attempts(self.client, error),
+        )
+        logger.error(
+            "WhatsApp: %d message(s) to %s dead-lettered as %s (code %s)",
+            len(unsent),
+            user_tag(f"wa:{wa_id}"),
+            letter,
+            error.code,
+        )
+
+    def _template(self, wa_id: str) -> dict[str, Any]:
         """Outside the 24-hour window only an approved template may be sent."""
         logger.info("WhatsApp: outside the 24-hour window; sending the re-engagement template")
-        await self.client.send(
-            {
-                "recipient_type": "individual",
-                "to": wa_id,
-                "type": "template",
-                "template": {
-                    "name": self._settings.whatsapp_template_reengage,
-                    "language": {"code": self._settings.whatsapp_template_language},
-                },
-            }
-        )
+        return {
+            "recipient_type": "individual",
+            "to": wa_id,
+            "type": "template",
+            "template": {
+                "name": self._settings.whatsapp_template_reengage,
+                "language": {"code": self._settings.whatsapp_template_language},
+            },
+        }
 
     async def _render(self, wa_id: str, reply: Outbound) -> list[dict[str, Any]]:
         """Text parts, then reply buttons, a list, or a numbered menu, whichever fits."""
@@ -407,7 +463,7 @@ class WhatsAppChannel:
     ) -> list[dict[str, Any]]:
         """The fallback where a menu does not fit: numbered lines, answered with a number."""
         await self._redis.set(
-            f"{self._prefix}wa:menu:{wa_id}",
+            f"{self._prefix}wa:menu:{user_key(wa_id)}",
             json.dumps([c.payload for c in choices]),
             ex=MENU_TTL_SECONDS,
         )
@@ -420,7 +476,22 @@ class WhatsAppChannel:
 
     async def _mark_unreachable(self, sender: str, reason: str) -> None:
         logger.info("WhatsApp user %s is unreachable (%s)", user_tag(sender), reason)
-        await self._redis.set(f"{self._prefix}unreachable:{sender}", reason)
+        await self._redis.set(
+            f"{self._prefix}unreachable:{user_key(sender)}", reason, ex=UNREACHABLE_TTL_SECONDS
+        )
+
+
+def _attempts(client: GraphClient, error: GraphError) -> int:
+    """How many times the client tried before giving up with `error` (it retries the
+    errors below, up to its maximum, and raises the others at once)."""
+    retried = (
+        error.status in (0, 429)
+        or error.status >= 500
+        or error.code in THROUGHPUT_CODES
+        or error.code in TRANSIENT_CODES
+        or error.code == PAIR_RATE_CODE
+    )
+    return client._max_attempts if retried else 1
 
 
 def _text_body(wa_id: str, text: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from bot.channels.conversation import user_key
 from bot.channels.setup import CHANNELS
 from tests.channels.conftest import TG_SECRET, EchoRasa, Stack, start_stack, until, until_async
 from tests.fakes import telegram_api as tg
@@ -167,11 +168,16 @@ async def test_a_user_who_blocked_the_bot_is_marked_unreachable(
     stack.telegram.blocked_chats.add(CHAT)
     await stack.telegram_update(tg.text_update(20, CHAT, "halo"))
     await until(lambda: any(c.status == 403 for c in stack.telegram.calls))
-    key = f"{redis_prefix}unreachable:tg:{CHAT}"
+    key = f"{redis_prefix}unreachable:{user_key(f'tg:{CHAT}')}"
     await until_async(lambda: redis.exists(key))
+    assert 0 < await redis.ttl(key) <= 90 * 24 * 3600  # retention: not kept for ever
     # Telegram also tells us when the user blocks the bot.
     await stack.telegram_update(tg.my_chat_member_update(21, CHAT + 5, status="kicked"))
-    await until_async(lambda: redis.exists(f"{redis_prefix}unreachable:tg:{CHAT + 5}"))
+    other = f"{redis_prefix}unreachable:{user_key(f'tg:{CHAT + 5}')}"
+    await until_async(lambda: redis.exists(other))
+    # Chat ids are personal data: no key name carries one.
+    names = [k.decode() async for k in redis.scan_iter(match=f"{redis_prefix}*")]
+    assert names and not any(str(CHAT) in name for name in names)
 
 
 async def test_when_rasa_is_down_one_polite_notice_then_the_answer_when_it_returns(

@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.app import ConfigurationError, create_app
+from bot.channels.conversation import user_key
 from tests.channels.conftest import (
     PHONE_ID,
     WA_VERIFY,
@@ -135,6 +136,20 @@ async def test_outside_the_24_hour_window_only_the_template_is_sent(stack: Stack
     assert sent[0]["template"]["name"] == "kawan_sehat_sapaan"
 
 
+async def test_an_old_message_answered_late_does_not_close_a_newer_window(stack: Stack) -> None:
+    now = int(time.time())
+    await stack.whatsapp_payload(envelope(wa.text_message("wamid.N1", USER, "baru", now)))
+    await stack.graph.wait_for_messages(1)
+    # A message from two days ago arrives late (Meta redelivered it, or it was replayed).
+    await stack.whatsapp_payload(
+        envelope(wa.text_message("wamid.N0", USER, "lama", now - 48 * 3600))
+    )
+    await stack.graph.wait_for_messages(2)
+    await pause()
+    sent = bodies_to(stack.graph)
+    assert [body["type"] for body in sent] == ["text", "text"]  # the window is still open
+
+
 async def test_throughput_errors_and_server_errors_are_retried(stack: Stack) -> None:
     stack.graph.throughput_limit_next(count=2)
     await stack.whatsapp_payload(envelope(wa.text_message("wamid.F1", USER, "satu")))
@@ -157,13 +172,16 @@ async def test_an_undeliverable_number_is_marked_unreachable(
 ) -> None:
     stack.graph.undeliverable_to.add(USER)
     await stack.whatsapp_payload(envelope(wa.text_message("wamid.G1", USER, "halo")))
-    await until_async(lambda: redis.exists(f"{redis_prefix}unreachable:wa:{USER}"))
+    await until_async(lambda: redis.exists(f"{redis_prefix}unreachable:{user_key(f'wa:{USER}')}"))
     other = "6281111111111"
     failed = wa.status_update(
         "wamid.OUT2", other, "failed", errors=[{"code": 131026, "title": "Message Undeliverable"}]
     )
     await stack.whatsapp_payload(envelope(statuses=[failed]))
-    assert await redis.get(f"{redis_prefix}unreachable:wa:{other}") is not None
+    assert await redis.get(f"{redis_prefix}unreachable:{user_key(f'wa:{other}')}") is not None
+    # Phone numbers are personal data: no key name carries one.
+    names = [k.decode() async for k in redis.scan_iter(match=f"{redis_prefix}*")]
+    assert names and not any(USER in name or other in name for name in names)
 
 
 async def test_a_duplicate_wamid_is_answered_once(stack: Stack) -> None:

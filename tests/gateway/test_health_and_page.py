@@ -19,7 +19,9 @@ async def test_healthz_answers(gateway: Client) -> None:
 async def test_ready_when_rasa_has_a_model_and_redis_answers(gateway: Client) -> None:
     response = await gateway.get("/readyz")
     assert response.status == 200
-    assert (await response.json())["checks"] == {"rasa": "ok", "redis": "ok"}
+    body = await response.json()
+    assert body["checks"] == {"rasa": "ok", "redis": "ok", "inbox": "ok"}
+    assert body["dead_letters"] == 0
 
 
 async def test_not_ready_says_which_dependency_is_missing(
@@ -35,6 +37,7 @@ async def test_not_ready_says_which_dependency_is_missing(
         assert body["status"] == "not_ready"
         assert body["checks"]["rasa"] != "ok"
         assert body["checks"]["redis"] == "not reachable"
+        assert body["checks"]["inbox"] == "cannot accept messages"
 
 
 async def test_web_chat_page_is_served_in_indonesian(gateway: Client) -> None:

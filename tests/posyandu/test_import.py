@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 
 from actions.posyandu.directory import Directory
-from actions.posyandu.importer import import_file
+from actions.posyandu.importer import import_all, import_file, main
 from actions.posyandu.records import read_changes
 from actions.posyandu.regions import Regions
+from actions.posyandu.schedule import TIME_ZONES, next_session
+from tests.conftest import TEST_REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "id,name,village_code,address,lat,lon,cadre_contact,schedule\n"
@@ -132,3 +134,146 @@ async def test_shipped_buton_utara_demo_data_imports_cleanly(
     assert len(villages) == 90
     for village in villages:
         assert 1 <= len(await directory.in_village(village.code)) <= 4, village.name
+
+
+def row(posyandu_id: str, schedule: str, village: str = "74.10.05.2003") -> str:
+    return f'{posyandu_id},Posyandu {posyandu_id},{village},Balai,-4.55,123.08,,"{schedule}"\n'
+
+
+async def test_several_sessions_a_month_are_kept_and_unclear_rules_refused_by_line(
+    tmp_path: Path, regions: Regions, directory: Directory
+) -> None:
+    path = tmp_path / "posyandu.csv"
+    rows = [
+        row("PY10", "tanggal 10 dan 25, 08.00-11.00"),  # line 2
+        row("PY11", "Senin pertama dan ketiga, 08.00-11.00"),
+        row("PY12", "minggu ke-2 hari Selasa, 08.00-11.00 WITA"),
+        row("PY13", "Minggu kedua, 08.00-11.00"),  # line 5: week or Sunday?
+        row("PY14", "Senin pertama atau ketiga, 08.00-11.00"),
+        row("PY15", "tanggal 10 hari Senin, 08.00-11.00"),
+        row("PY16", "tgl 5, 20 jam 08.00-11.00 WIB"),  # Buton Utara is WITA
+        row("PY17", "Rabu ke-2 dan ke-4, 08.00-11.00"),
+        row("PY18", "setiap Kamis minggu ketiga, 08.00-11.00"),
+        row("PY19", "tgl 5, 20 08.00-11.00"),
+    ]
+    path.write_text(HEADER + "".join(rows), encoding="utf-8")
+    counts, errors = await import_file(directory, path, regions, progress=False)
+    assert counts.added == 6
+    assert [e.line for e in errors] == [5, 6, 7, 8]
+    assert all(e.message.startswith("schedule: ") for e in errors)
+    assert "pekan atau hari Minggu" in errors[0].message
+    assert "'atau' tidak jelas" in errors[1].message
+    assert "dicampur" in errors[2].message
+    assert "zona waktu WIB tidak cocok" in errors[3].message
+    rules = {r.id: r.rule for r in await directory.in_village("74.10.05.2003")}
+    assert rules["PY10"].days == (10, 25)
+    assert rules["PY11"].weekdays == ((1, 0), (3, 0))
+    assert rules["PY12"].weekdays == ((2, 1),)  # the second Tuesday, not the second Sunday
+    assert rules["PY17"].weekdays == ((2, 2), (4, 2))
+    assert rules["PY18"].weekdays == ((3, 3),)
+    assert rules["PY19"].days == (5, 20)
+
+
+HOLIDAYS_BAD = (
+    "date,name\n"
+    "2026-08-17,Hari Kemerdekaan\n"
+    "17-08-2026,Hari Kemerdekaan\n"  # line 3
+    "2026-02-30,tidak ada\n"  # line 4
+    ",kosong\n"  # line 5
+    "2026-12-25,Natal\n"
+)
+
+
+async def test_bad_holiday_lines_are_all_reported_and_nothing_is_written(
+    tmp_path: Path, regions: Regions, directory: Directory, redis: Any, redis_prefix: str
+) -> None:
+    posyandu, changes, holidays = (tmp_path / n for n in ("p.csv", "c.csv", "h.csv"))
+    posyandu.write_text(HEADER + "".join(GOOD), encoding="utf-8")
+    changes.write_text(
+        "posyandu_id,date,action,new_date,new_hours,note\nPY1,2026-03-10,batal,,,\n",
+        encoding="utf-8",
+    )
+    holidays.write_text(HOLIDAYS_BAD, encoding="utf-8")
+    report = await import_all(directory, posyandu, regions, changes, holidays, progress=False)
+    assert report.refused
+    assert [(e.line, e.message) for e in report.holiday_errors] == [
+        (3, "date tidak sah: '17-08-2026' (tulis YYYY-MM-DD, contoh 2026-08-17)"),
+        (4, "date: tanggal 2026-02-30 tidak ada"),
+        (5, "date kosong"),
+    ]
+    assert report.counts.added == 0
+    assert [key async for key in redis.scan_iter(match=f"{redis_prefix}*")] == []
+
+
+async def test_holiday_file_without_a_date_column_is_refused(
+    tmp_path: Path, regions: Regions, directory: Directory, redis: Any, redis_prefix: str
+) -> None:
+    posyandu, holidays = tmp_path / "p.csv", tmp_path / "h.csv"
+    posyandu.write_text(HEADER + "".join(GOOD), encoding="utf-8")
+    holidays.write_text("tanggal,nama\n2026-08-17,HUT RI\n", encoding="utf-8")
+    report = await import_all(directory, posyandu, regions, holidays=holidays, progress=False)
+    assert [str(e) for e in report.holiday_errors] == ["baris 1: kolom tidak ada: date"]
+    assert [key async for key in redis.scan_iter(match=f"{redis_prefix}*")] == []
+
+
+def test_command_line_refuses_bad_holidays_before_writing(
+    tmp_path: Path,
+    redis_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from redis import Redis
+
+    posyandu, holidays = tmp_path / "p.csv", tmp_path / "libur.csv"
+    posyandu.write_text(HEADER + "".join(GOOD), encoding="utf-8")
+    holidays.write_text(HOLIDAYS_BAD, encoding="utf-8")
+    monkeypatch.setenv("REDIS_URL", TEST_REDIS_URL)
+    monkeypatch.setenv("KS_REDIS_PREFIX", redis_prefix)
+    code = main([str(posyandu), "--holidays", str(holidays), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "libur.csv baris 3: date tidak sah" in err
+    assert "libur.csv baris 4:" in err and "libur.csv baris 5: date kosong" in err
+    assert "tidak ada yang diimpor" in err
+    client = Redis.from_url(TEST_REDIS_URL)
+    try:
+        assert list(client.scan_iter(match=f"{redis_prefix}*")) == []
+    finally:
+        client.close()
+
+
+async def test_changes_must_name_a_session_of_the_schedule(
+    tmp_path: Path, regions: Regions, directory: Directory
+) -> None:
+    posyandu, changes, holidays = (tmp_path / n for n in ("p.csv", "c.csv", "h.csv"))
+    rows = [row("PY10", "tanggal 10 dan 25, 08.00-11.00"), row("PY11", "Sabtu pertama 08.00-11.00")]
+    posyandu.write_text(HEADER + "".join(rows), encoding="utf-8")
+    changes.write_text(
+        "posyandu_id,date,action,new_date,new_hours,note\n"
+        "PY10,2026-03-25,batal,,,kader rapat\n"  # line 2: the second session of March
+        "PY10,2026-03-11,batal,,,\n"  # line 3: no session on the 11th
+        "PY99,2026-03-10,batal,,,\n"  # line 4: no such Posyandu
+        "PY10,2026-03-10,pindah,2026-03-12,13.00-11.00,\n",  # line 5: hours backwards
+        encoding="utf-8",
+    )
+    holidays.write_text("date,name\n2026-08-01,libur\n", encoding="utf-8")
+    report = await import_all(directory, posyandu, regions, changes, holidays, progress=False)
+    assert not report.refused and report.counts.added == 2
+    assert [e.line for e in report.change_errors] == [3, 4, 5]
+    assert "bukan hari sesi PY10" in report.change_errors[0].message
+    assert "tidak ada di direktori" in report.change_errors[1].message
+    assert "jam selesai harus setelah jam mulai" in report.change_errors[2].message
+    assert [c.original for c in await directory.changes_for("PY10")] == [dt.date(2026, 3, 25)]
+    assert await directory.holidays() == frozenset({dt.date(2026, 8, 1)})
+
+    record = await directory.get("PY10")
+    assert record is not None
+    now = dt.datetime(2026, 3, 11, tzinfo=TIME_ZONES["WITA"])
+    changed = await directory.changes_for("PY10")
+    session = next_session(record.rule, now, "WITA", changed, await directory.holidays())
+    assert session is not None and session.start.date() == dt.date(2026, 4, 10)
+    saturday = await directory.get("PY11")
+    assert saturday is not None
+    august = dt.datetime(2026, 7, 31, tzinfo=TIME_ZONES["WITA"])
+    session = next_session(saturday.rule, august, "WITA", [], await directory.holidays())
+    assert session is not None and session.start.date() == dt.date(2026, 8, 3)  # Monday
