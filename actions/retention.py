@@ -38,7 +38,7 @@ class Kind:
 
 
 POLICY: tuple[Kind, ...] = (
-    Kind("tracker:*", 30 * DAY, "Rasa conversation (latest session, at most 120 events)"),
+    Kind("tracker:*", 30 * DAY, "Rasa conversation (latest session, at most 50 events)"),
     Kind("lock:*", DAY, "Rasa conversation lock"),
     Kind("answer:*", 3600, "an answer waiting to be sent"),
     Kind("seen:*", 7 * DAY, "ids of delivered webhooks (duplicates dropped)"),

@@ -8,16 +8,13 @@ import sys
 from aiohttp import web
 
 from bot.app import ConfigurationError, create_app
+from bot.logs import configure
 from bot.settings import Settings
 
 
 def main() -> None:
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    configure(settings.log_level, json_lines=settings.log_format == "json")
     try:
         app = create_app(settings)
     except ConfigurationError as error:

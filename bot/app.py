@@ -31,6 +31,8 @@ from bot.keys import (
     SETTINGS,
     WEB_SLOTS,
 )
+from bot.logs import quiet_libraries
+from bot.metrics import metrics
 from bot.rasa_client import RasaClient
 from bot.safety import SafetyNet
 from bot.settings import Settings
@@ -104,6 +106,7 @@ def create_app(settings: Settings) -> web.Application:
     problems = settings.problems()
     if problems:
         raise ConfigurationError("; ".join(problems))
+    quiet_libraries()
     app = web.Application(
         middlewares=[security_headers, json_errors], client_max_size=MAX_BODY_BYTES
     )
@@ -122,4 +125,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/api/v1/chat", chat.chat)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", metrics)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from bot.access import (
 from bot.channels.message import Inbound, Outbound
 from bot.errors import ApiError, error_response, read_json_object
 from bot.keys import MESSAGES, RASA, REDIS, SAFETY, SESSIONS, SETTINGS, WEB_SLOTS
+from bot.metrics import MESSAGES_IN, MESSAGES_OUT, RATE_LIMITED, REPLY_SECONDS
 from bot.rasa_client import RasaUnavailable
 from bot.schemas import Button, ChatRequest, ChatResponse, Reply
 from bot.settings import Settings
@@ -64,6 +66,7 @@ def _parse(body: dict[str, Any], max_chars: int, caller: Caller) -> ChatRequest:
 async def chat(request: web.Request) -> web.Response:
     app = request.app
     settings, messages = app[SETTINGS], app[MESSAGES]
+    started = time.monotonic()
     caller = await _caller(request)
     chat_request = _parse(await read_json_object(request), settings.max_text_chars, caller)
     user_id = chat_request.user_id if caller.integrator and chat_request.user_id else caller.user_id
@@ -80,6 +83,7 @@ async def chat(request: web.Request) -> web.Response:
         lon=location.lon if location is not None else None,
     )
     message = await _as_issued_button(app, message)
+    MESSAGES_IN.labels(WEB_CHANNEL).inc()
     text = message.rasa_text()
     metadata = {"channel": message.channel, "locale": message.locale}
     try:
@@ -98,6 +102,8 @@ async def chat(request: web.Request) -> web.Response:
 
     replies = render_replies(turn.messages) or [Reply(text=messages["no_reply"])]
     await _remember_buttons(app, message.sender_id, replies)
+    MESSAGES_OUT.labels(WEB_CHANNEL, "sent").inc(len(replies))
+    REPLY_SECONDS.labels(WEB_CHANNEL).observe(time.monotonic() - started)
     response = ChatResponse(
         replies=replies, intent=turn.intent, confidence=turn.confidence, faq_id=turn.faq_id
     )
@@ -114,16 +120,19 @@ async def _caller(request: web.Request) -> Caller:
         raise ApiError(401, "invalid_api_key", "The API key is not valid.")
     ip = client_ip(request, settings.trust_proxy)
     wait = await over_limit(redis, prefix, "ip", ip, settings.web_ip_messages_per_minute)
+    scope = "web_ip"
     session_id = app[SESSIONS].verify(request.cookies.get(COOKIE_NAME))
     new_session = None
     if session_id is None:
         new_session = app[SESSIONS].issue()
         session_id = app[SESSIONS].verify(new_session) or ""
     if wait is None:
+        scope = "web_session"
         wait = await over_limit(
             redis, prefix, "session", session_id, settings.user_messages_per_minute
         )
     if wait is not None:
+        RATE_LIMITED.labels(scope).inc()
         raise ApiError(
             429,
             "too_many_requests",

@@ -10,6 +10,8 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from bot.metrics import RASA_ERRORS, RASA_SECONDS
+
 __all__ = ["RasaClient", "RasaTurn", "RasaUnavailable"]
 
 logger = logging.getLogger(__name__)
@@ -17,6 +19,10 @@ logger = logging.getLogger(__name__)
 
 class RasaUnavailable(Exception):
     """Rasa did not answer in time, refused the connection or failed the message."""
+
+    def __init__(self, message: str, reason: str = "failed") -> None:
+        super().__init__(message)
+        self.reason = reason  # a metrics label: busy, http_<status>, failed, bad_body
 
 
 @dataclass(frozen=True)
@@ -56,18 +62,25 @@ class RasaClient:
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> RasaTurn:
         """One turn; waiting for a free slot and the request share one RASA_TIMEOUT."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._timeout_seconds
+        started = loop.time()
+        deadline = started + self._timeout_seconds
         try:
             async with asyncio.timeout_at(deadline):
                 await self._slots.acquire()
         except TimeoutError:
+            RASA_ERRORS.labels("busy").inc()
             raise RasaUnavailable("Rasa is busy (no free slot in time)") from None
         try:
             remaining = max(0.05, deadline - loop.time())
             body = await self._post(sender_id, text, metadata, remaining)
+        except RasaUnavailable as error:
+            RASA_ERRORS.labels(error.reason).inc()
+            raise
         finally:
             self._slots.release()
+        RASA_SECONDS.observe(loop.time() - started)
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            RASA_ERRORS.labels("bad_body").inc()
             raise RasaUnavailable("Rasa answered with an unexpected body")
         confidence = body.get("confidence")
         return RasaTurn(
@@ -89,7 +102,9 @@ class RasaClient:
                 url, json=payload, timeout=timeout, headers=self._headers
             ) as response:
                 if response.status != 200:
-                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
+                    raise RasaUnavailable(
+                        f"Rasa answered HTTP {response.status}", f"http_{response.status}"
+                    )
                 return await response.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             # The class name only: nothing of the request in the logs.

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     # Telegram's and WhatsApp's own limit, and what our channel in Rasa accepts.
     max_text_chars: int = Field(default=4096, ge=1, le=4096, alias="KS_MAX_TEXT_CHARS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    log_format_setting: Literal["json", "text"] | None = Field(default=None, alias="KS_LOG_FORMAT")
     public_url: HttpUrl | None = Field(default=None, alias="KS_PUBLIC_URL")
     instance_name: str = Field(default_factory=socket.gethostname, alias="KS_INSTANCE")
     user_messages_per_minute: int = Field(default=20, ge=1, alias="KS_USER_MESSAGES_PER_MINUTE")
@@ -42,6 +43,7 @@ class Settings(BaseSettings):
     web_ip_messages_per_minute: int = Field(default=60, ge=1, alias="KS_WEB_IP_MESSAGES_PER_MINUTE")
     web_rasa_share: float = Field(default=0.5, gt=0, le=1, alias="KS_WEB_RASA_SHARE")
     trust_proxy: bool = Field(default=False, alias="KS_TRUST_PROXY")
+    metrics_token: SecretStr | None = Field(default=None, alias="KS_METRICS_TOKEN")
     retention_interval_seconds: int = Field(
         default=3600, ge=60, alias="KS_RETENTION_INTERVAL_SECONDS"
     )
@@ -77,6 +79,13 @@ class Settings(BaseSettings):
         default="kawan_sehat_sapaan", alias="WHATSAPP_TEMPLATE_REENGAGE"
     )
     whatsapp_template_language: str = Field(default="id", alias="WHATSAPP_TEMPLATE_LANGUAGE")
+
+    @property
+    def log_format(self) -> str:
+        """JSON lines in production, plain text in development, unless KS_LOG_FORMAT says."""
+        if self.log_format_setting is not None:
+            return self.log_format_setting
+        return "json" if self.environment == "production" else "text"
 
     @property
     def api_key_set(self) -> frozenset[str]:

@@ -45,7 +45,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_EVENTS = 120
+DEFAULT_MAX_EVENTS = 50
 
 
 class BoundedRedisTrackerStore(RedisTrackerStore):

@@ -36,7 +36,7 @@ LOCAL_REDIS_DIR = ROOT / "build" / "redis"
 # (connectors/tracker_store.py), expiring 30 days after the last message.
 TRACKER_STORE = "connectors.tracker_store.BoundedRedisTrackerStore"
 TRACKER_EXPIRY_SECONDS = 30 * 24 * 3600
-TRACKER_MAX_EVENTS = 120
+TRACKER_MAX_EVENTS = 50
 QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "SQLALCHEMY_SILENCE_UBER_WARNING": "1",

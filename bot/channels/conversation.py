@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from actions.pseudonym import pseudonym
 from bot.channels.inbox import RetryLater
 from bot.channels.message import Inbound, Outbound
+from bot.metrics import RATE_LIMITED, REPLY_SECONDS
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.safety import SafetyNet
 
@@ -99,6 +100,8 @@ class Conversation:
             await self._remember(message, answer)
         replies = Outbound.from_rasa(answer) or [Outbound(self._messages["no_reply"])]
         await channel.send(message, replies)
+        if message.timestamp:
+            REPLY_SECONDS.labels(message.channel).observe(max(0.0, time.time() - message.timestamp))
         with contextlib.suppress(RedisError):
             await self._redis.delete(self._answer_key(message))
 
@@ -136,6 +139,7 @@ class Conversation:
             return False  # never refuse a user because the limiter is down
         if count <= self._per_minute:
             return False
+        RATE_LIMITED.labels("user_flood").inc()
         if count == self._per_minute + 1:
             logger.info(
                 "User %s over %d messages/min", user_tag(message.sender_id), self._per_minute

@@ -56,6 +56,7 @@ from bot.channels.inbox import (
 )
 from bot.channels.message import CHANNEL_PREFIXES
 from bot.channels.ratelimit import retry_after_seconds
+from bot.metrics import DEAD_LETTERED, MESSAGES_OUT
 from bot.settings import Settings
 
 __all__ = [
@@ -172,6 +173,8 @@ async def record_reply(
     entry_id = await redis.xadd(
         dead_letter_stream(prefix), fields, maxlen=DEAD_LETTER_MAX_LEN, approximate=True
     )
+    DEAD_LETTERED.labels("reply").inc()
+    MESSAGES_OUT.labels(channel, "dead_letter").inc(len(messages))
     return _text(entry_id)
 
 

@@ -10,6 +10,8 @@ from typing import Any
 import aiohttp
 from aiolimiter import AsyncLimiter
 
+from bot.metrics import RATE_LIMIT_WAIT
+
 __all__ = ["GraphClient", "GraphError"]
 
 logger = logging.getLogger(__name__)
@@ -73,9 +75,9 @@ class GraphClient:
             code, message = _error_of(answer)
             last = GraphError(status, code, message)
             if status == 429 or code in THROUGHPUT_CODES:
-                await self._pause(attempt, 1.0)
+                await self._pause(attempt, 1.0, rate_limited=True)
             elif code == PAIR_RATE_CODE:
-                await self._pause(attempt, 6.0)
+                await self._pause(attempt, 6.0, rate_limited=True)
             elif status >= 500 or code in TRANSIENT_CODES:
                 await self._pause(attempt, 0.5)
             else:
@@ -83,9 +85,11 @@ class GraphClient:
         assert last is not None
         raise last
 
-    async def _pause(self, attempt: int, base: float) -> None:
-        delay = self._backoff * base * 2**attempt
-        await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+    async def _pause(self, attempt: int, base: float, rate_limited: bool = False) -> None:
+        delay = self._backoff * base * 2**attempt * random.uniform(0.8, 1.2)
+        if rate_limited:
+            RATE_LIMIT_WAIT.labels("whatsapp").inc(delay)
+        await asyncio.sleep(delay)
 
 
 def _error_of(answer: Any) -> tuple[int | None, str]:

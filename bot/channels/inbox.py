@@ -32,6 +32,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from bot.metrics import DEAD_LETTERED, MESSAGES_IN
+
 __all__ = [
     "DEAD_LETTER_MAX_LEN",
     "Entry",
@@ -190,7 +192,10 @@ class Inbox:
         result = await self._accept(
             keys=[dedup_key, self.stream], args=[self._dedup_ttl, channel, order_key, data]
         )
-        return result is not None
+        if result is None:
+            return False
+        MESSAGES_IN.labels(channel).inc()
+        return True
 
     async def pending_count(self) -> int:
         info = await self._redis.xpending(self.stream, GROUP)
@@ -403,6 +408,7 @@ class Inbox:
                 failures += 1
                 await asyncio.sleep(self._backoff(failures))
         if moved is not None:
+            DEAD_LETTERED.labels("entry").inc()
             logger.error(
                 "Inbox: entry %s dead-lettered as %s after %d attempts (%s)",
                 entry.id,

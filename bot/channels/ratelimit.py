@@ -12,6 +12,8 @@ from aiolimiter import AsyncLimiter
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from bot.metrics import RATE_LIMIT_WAIT
+
 __all__ = ["KeyedLimiter", "TelegramRateLimiter", "retry_after_seconds"]
 
 # Calls that carry a message into a chat; the per-chat limit applies to these only.
@@ -86,6 +88,7 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
         for attempt in range(self._max_retries + 1):
             pause = self._paused_until - loop.time()
             if pause > 0:
+                RATE_LIMIT_WAIT.labels("telegram").inc(pause)
                 await asyncio.sleep(pause)
             if chat_id is not None and endpoint in _CHAT_MESSAGE_ENDPOINTS:
                 await self._per_chat(str(chat_id)).acquire()

@@ -63,6 +63,7 @@ from bot.channels.message import Inbound, Kind, Outbound
 from bot.channels.ratelimit import TelegramRateLimiter, retry_after_seconds
 from bot.channels.text import split_message
 from bot.errors import ApiError, read_json_object
+from bot.metrics import MESSAGES_OUT, RATE_LIMIT_WAIT
 from bot.settings import Settings
 
 __all__ = ["TelegramChannel"]
@@ -450,8 +451,10 @@ class TelegramChannel:
             final = attempt == SEND_ATTEMPTS - 1
             try:
                 await self.application.bot.send_message(chat_id, text, reply_markup=markup)
+                MESSAGES_OUT.labels(CHANNEL, "sent").inc()
                 return None
             except Forbidden:
+                MESSAGES_OUT.labels(CHANNEL, "unreachable").inc()
                 await self._mark_unreachable(sender, "blocked")
                 return _NotSent(None, attempt + 1)
             except BadRequest as error:
@@ -460,6 +463,7 @@ class TelegramChannel:
             except RetryAfter as error:
                 last = error
                 if not final:
+                    RATE_LIMIT_WAIT.labels(CHANNEL).inc(retry_after_seconds(error))
                     await asyncio.sleep(retry_after_seconds(error))
             except NetworkError as error:  # timeouts, 5xx, connection failures
                 last = error

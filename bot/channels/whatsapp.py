@@ -39,6 +39,7 @@ from bot.channels.inbox import Entry, Inbox
 from bot.channels.message import Choice, Inbound, Kind, Outbound
 from bot.channels.text import split_message
 from bot.errors import ApiError
+from bot.metrics import MESSAGES_OUT
 from bot.settings import Settings
 
 __all__ = ["WhatsAppChannel", "parse_webhook"]
@@ -372,6 +373,7 @@ class WhatsAppChannel:
             while unsent:
                 await self.client.send(unsent[0])
                 unsent.pop(0)
+                MESSAGES_OUT.labels(CHANNEL, "sent").inc()
         except GraphError as error:
             await self._failed(wa_id, error, unsent)
 
@@ -388,6 +390,7 @@ class WhatsAppChannel:
                 )
                 await self._dead_letter(wa_id, [template], template_error)
         elif error.code in UNDELIVERABLE_CODES:
+            MESSAGES_OUT.labels(CHANNEL, "unreachable").inc()
             await self._mark_unreachable(sender, f"code {error.code}")
         else:
             logger.warning("WhatsApp send to %s failed: %s", user_tag(sender), error)
