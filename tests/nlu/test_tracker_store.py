@@ -48,8 +48,11 @@ def prefix() -> Iterator[str]:
 
 
 @pytest.fixture
-def store(tmp_path: Path, domain: Domain, prefix: str) -> TrackerStore:
+def store(
+    tmp_path: Path, domain: Domain, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> TrackerStore:
     """Loaded from the endpoints file `make run` writes, as Rasa loads it."""
+    monkeypatch.setenv("KS_ACTION_TOKEN", "action-secret-for-tests")  # as in Rasa's env
     path = tmp_path / "endpoints.yml"
     path.write_text(endpoints_yaml(TEST_REDIS_URL, 5055, prefix))
     return TrackerStore.create(read_endpoints_from_path(path).tracker_store, domain)
