@@ -47,8 +47,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# KEYS: dedup key, stream. ARGV: ttl seconds, channel, order key, data.
+# KEYS: dedup key, stream. ARGV: ttl seconds, channel, order key, data, max backlog.
 _ACCEPT = """
+if redis.call('XLEN', KEYS[2]) >= tonumber(ARGV[5]) then
+  return redis.error_reply('INBOXFULL the inbox holds its maximum of unanswered messages')
+end
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   return redis.call('XADD', KEYS[2], '*', 'channel', ARGV[2], 'key', ARGV[3], 'data', ARGV[4])
 end
@@ -78,6 +81,7 @@ return id
 """
 
 GROUP = "gateway"
+MAX_BACKLOG = 1_000_000  # unanswered messages
 MAX_ATTEMPTS_ON_ERROR = 3
 # Dead letters kept at most (approximate trimming drops the oldest beyond it): a bound on
 # memory if something fails for every message; /readyz and metrics show the count long before.
@@ -161,10 +165,14 @@ class Inbox:
         claim_idle_ms: int = 300_000,
         retry_base_seconds: float = 1.0,
         retry_max_seconds: float = 30.0,
+        max_backlog: int = MAX_BACKLOG,
     ) -> None:
         self._redis = redis
         self._prefix = prefix
         self.stream = inbox_stream(prefix)
+        # Capped by refusing, never by trimming: over the cap a webhook answers 503 and
+        # Telegram/Meta deliver again later; nothing accepted is ever lost.
+        self.max_backlog = max_backlog
         self.dead_letters = dead_letter_stream(prefix)
         self._consumer = consumer
         self._dedup_ttl = dedup_ttl_seconds
@@ -190,7 +198,8 @@ class Inbox:
         """
         dedup_key = f"{self._prefix}seen:{channel}:{delivery_id}"
         result = await self._accept(
-            keys=[dedup_key, self.stream], args=[self._dedup_ttl, channel, order_key, data]
+            keys=[dedup_key, self.stream],
+            args=[self._dedup_ttl, channel, order_key, data, self.max_backlog],
         )
         if result is None:
             return False
@@ -220,7 +229,8 @@ class Inbox:
 
         async def attempt() -> bool:
             entry_id = await self._accept(
-                keys=[seen, stream], args=[PROBE_TTL_SECONDS, "probe", "probe", token]
+                keys=[seen, stream],
+                args=[PROBE_TTL_SECONDS, "probe", "probe", token, self.max_backlog],
             )
             async with self._redis.pipeline(transaction=True) as pipe:
                 if entry_id is not None:

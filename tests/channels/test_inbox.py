@@ -365,3 +365,20 @@ async def test_accept_raises_when_redis_is_down(redis_prefix: str) -> None:
     with pytest.raises(RedisConnectionError):
         await inbox.accept("telegram", "1", "tg:1", "halo")
     await down.aclose()
+
+
+async def test_a_full_inbox_refuses_new_deliveries_and_keeps_what_it_holds(
+    redis: Redis, redis_prefix: str
+) -> None:
+    from redis.exceptions import RedisError
+
+    inbox = make_inbox(redis, redis_prefix, max_backlog=2)
+    assert await inbox.accept("telegram", "1", "tg:1", "satu")
+    assert await inbox.accept("telegram", "2", "tg:1", "dua")
+    # The webhook then answers 503 and the platform delivers again later.
+    with pytest.raises(RedisError):
+        await inbox.accept("telegram", "3", "tg:1", "tiga")
+    assert await redis.xlen(inbox.stream) == 2
+    # The refused delivery was not marked as seen: its redelivery is accepted later.
+    await redis.delete(inbox.stream)
+    assert await inbox.accept("telegram", "3", "tg:1", "tiga")
