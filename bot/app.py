@@ -81,21 +81,27 @@ async def _retention(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     interval = settings.retention_interval_seconds
 
+    stopping = asyncio.Event()
+
     async def loop() -> None:
-        while True:
+        while not stopping.is_set():
             try:
                 await run_once_per_interval(app[REDIS], settings.redis_prefix, interval)
             except (RedisError, OSError) as error:
                 logger.warning(
                     "Retention job skipped: Redis unavailable (%s)", type(error).__name__
                 )
-            await asyncio.sleep(min(interval, 600))
+            # Waiting on an event, not only on cancel(): a cancellation that lands inside a
+            # Redis call can be absorbed by the client's own timeouts, and shutdown must
+            # never wait the whole interval for it.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=min(interval, 600))
 
     task = asyncio.get_running_loop().create_task(loop())
     yield
+    stopping.set()
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await asyncio.wait([task], timeout=5)
 
 
 class ConfigurationError(Exception):
