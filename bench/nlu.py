@@ -22,19 +22,21 @@ import contextlib
 import json
 import os
 import statistics
+import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import redis as redis_sync
 import yaml
 
 from bench.overlap import HELDOUT_FILES, read_examples
-from nlu.emergency import EmergencyRules, below_thresholds, decide
+from nlu.emergency import DECLINE_MIN, EmergencyRules, below_thresholds, decide
 from nlu.normalize import SlangDictionary, normalize
 from scripts.stack import ROOT, Stack, free_port
 
@@ -56,6 +58,8 @@ TARGETS = {
 }
 THRESHOLDS = [round(0.2 + 0.05 * i, 2) for i in range(15)]
 AMBIGUITIES = [0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2]
+# 1.01: declines never kept below the threshold (the FallbackClassifier alone).
+DECLINE_MINS = [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 1.01]
 
 
 def load_heldout(path: Path = HELDOUT) -> list[tuple[str, str]]:
@@ -154,14 +158,23 @@ def evaluate(results: list[dict[str, Any]]) -> dict[str, Any]:
     return report
 
 
-def decide_at(result: dict[str, Any], threshold: float, ambiguity: float) -> str:
+def decide_at(
+    result: dict[str, Any], threshold: float, ambiguity: float, decline_min: float = DECLINE_MIN
+) -> str:
     """What the pipeline would predict with these FallbackClassifier settings.
 
     The same rule as the EmergencyDetector (nlu.emergency.decide): the danger-sign
     rules first, then the classifier's ranking under the thresholds.
     """
     ranking = result["ranking"]
-    decision = decide(ranking, result["found"], result["considered"], threshold, ambiguity)
+    decision = decide(
+        ranking,
+        result["found"],
+        result["considered"],
+        threshold,
+        ambiguity,
+        decline_min=decline_min,
+    )
     if decision is not None:
         return decision.intent
     if below_thresholds(ranking, threshold, ambiguity):
@@ -169,45 +182,47 @@ def decide_at(result: dict[str, Any], threshold: float, ambiguity: float) -> str
     return str(ranking[0]["name"])
 
 
+def curve_row(
+    results: list[dict[str, Any]], threshold: float, ambiguity: float, decline_min: float
+) -> dict[str, Any]:
+    """Macro-F1, wrong answers and declines with these settings, replayed on the rankings."""
+    predicted = [(r["gold"], decide_at(r, threshold, ambiguity, decline_min)) for r in results]
+    in_scope = [(g, p) for g, p in predicted if g not in OUT_OF_SCOPE]
+    oos = [(g, p) for g, p in predicted if g in OUT_OF_SCOPE]
+    long = [(r["gold"], p) for r, (_, p) in zip(results, predicted, strict=True) if r["long"]]
+    return {
+        "threshold": threshold,
+        "ambiguity": ambiguity,
+        "decline_min": decline_min,
+        "macro_f1": macro_f1(predicted),
+        "long_macro_f1": macro_f1(long),
+        # in-scope messages answered with another topic or intent (declines not counted)
+        "wrong_in_scope": sum(p not in (g, *DECLINED) for g, p in in_scope) / len(in_scope),
+        # in-scope messages declined: the fallback or an out-of-scope reply
+        "fallback_in_scope": sum(p in DECLINED for _, p in in_scope) / len(in_scope),
+        # out-of-scope messages given an FAQ topic
+        "oos_as_faq": sum("." in p for _, p in oos) / max(1, len(oos)),
+    }
+
+
 def threshold_curve(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Macro-F1, wrong answers and fallbacks for each (threshold, ambiguity) pair."""
-    rows = []
-    for threshold in THRESHOLDS:
-        for ambiguity in AMBIGUITIES:
-            predicted = [(r["gold"], decide_at(r, threshold, ambiguity)) for r in results]
-            in_scope = [(g, p) for g, p in predicted if g not in OUT_OF_SCOPE]
-            oos = [(g, p) for g, p in predicted if g in OUT_OF_SCOPE]
-            rows.append(
-                {
-                    "threshold": threshold,
-                    "ambiguity": ambiguity,
-                    "macro_f1": macro_f1(predicted),
-                    "long_macro_f1": macro_f1(
-                        [
-                            (r["gold"], p)
-                            for r, (_, p) in zip(results, predicted, strict=True)
-                            if r["long"]
-                        ]
-                    ),
-                    # in-scope messages answered with the wrong topic or intent
-                    "wrong_in_scope": sum(p not in (g, FALLBACK) for g, p in in_scope)
-                    / len(in_scope),
-                    "fallback_in_scope": sum(p == FALLBACK for _, p in in_scope) / len(in_scope),
-                    # out-of-scope messages given an FAQ topic
-                    "oos_as_faq": sum("." in p for _, p in oos) / max(1, len(oos)),
-                }
-            )
-    return rows
+    """One row per (threshold, ambiguity, decline_min)."""
+    return [
+        curve_row(results, threshold, ambiguity, decline_min)
+        for threshold in THRESHOLDS
+        for ambiguity in AMBIGUITIES
+        for decline_min in DECLINE_MINS
+    ]
 
 
 def print_table(rows: list[dict[str, Any]], varied: str, chosen: float, title: str) -> None:
     """One slice of the curve: the rows given, `varied` in the first column."""
     print(f"\n{title}:")
-    print(f" {varied:>9}  macro-F1  long-F1  wrong(in)  fallback(in)  oos->FAQ")
+    print(f" {varied:>11}  macro-F1  long-F1  wrong(in)  declined(in)  oos->FAQ")
     for row in rows:
         mark = " <" if row[varied] == chosen else ""
         print(
-            f"   {row[varied]:.2f}      {row['macro_f1']:.3f}    {row['long_macro_f1']:.3f}"
+            f"   {row[varied]:>9.2f}    {row['macro_f1']:.3f}    {row['long_macro_f1']:.3f}"
             f"    {row['wrong_in_scope']:.3f}       {row['fallback_in_scope']:.3f}"
             f"       {row['oos_as_faq']:.3f}{mark}"
         )
@@ -215,23 +230,33 @@ def print_table(rows: list[dict[str, Any]], varied: str, chosen: float, title: s
 
 def print_curve(rows: list[dict[str, Any]], chosen: tuple[float, float]) -> None:
     threshold, ambiguity = chosen
+
+    def where(**fixed: float) -> list[dict[str, Any]]:
+        return [row for row in rows if all(row[k] == v for k, v in fixed.items())]
+
     print_table(
-        [row for row in rows if row["ambiguity"] == ambiguity],
+        where(ambiguity=ambiguity, decline_min=DECLINE_MIN),
         "threshold",
         threshold,
-        f"FallbackClassifier threshold (ambiguity {ambiguity:.2f})",
+        f"FallbackClassifier threshold (ambiguity {ambiguity:.2f}, declines from {DECLINE_MIN})",
     )
     print_table(
-        [row for row in rows if row["threshold"] == threshold],
+        where(threshold=threshold, decline_min=DECLINE_MIN),
         "ambiguity",
         ambiguity,
         f"Ambiguity threshold (threshold {threshold:.2f})",
     )
+    print_table(
+        where(threshold=threshold, ambiguity=ambiguity),
+        "decline_min",
+        DECLINE_MIN,
+        "Declines kept below the threshold from (1.01: never, the FallbackClassifier alone)",
+    )
     best = max(rows, key=lambda r: (r["macro_f1"], -r["wrong_in_scope"]))
     print(
         f"\nBest macro-F1 on this set: threshold {best['threshold']:.2f}, ambiguity "
-        f"{best['ambiguity']:.2f} ({best['macro_f1']:.3f}); config.yml: {threshold:.2f}, "
-        f"{ambiguity:.2f}"
+        f"{best['ambiguity']:.2f}, declines from {best['decline_min']:.2f} "
+        f"({best['macro_f1']:.3f}); config.yml: {threshold:.2f}, {ambiguity:.2f}, {DECLINE_MIN}"
     )
 
 
@@ -267,7 +292,23 @@ def drop_keys(redis_url: str | None, prefix: str) -> None:
         client.delete(*keys[start : start + 1000])
 
 
+def replay() -> None:
+    """The curve again from the last run's rankings (build/bench/nlu.json), no stack needed.
+
+    For choosing thresholds and decline rules after a code change that does not touch
+    the model: `python -m bench.nlu --replay`.
+    """
+    results = json.loads(RESULTS.read_text(encoding="utf-8"))["results"]
+    for result in results:
+        sign = result["found"]
+        result["found"] = SimpleNamespace(sign=sign, reply="umum") if sign else None
+    print_curve(threshold_curve(results), load_config_thresholds())
+
+
 def main() -> None:
+    if "--replay" in sys.argv[1:]:
+        replay()
+        return
     cases = [(text, gold, False) for text, gold in load_heldout(HELDOUT)]
     cases += [(text, gold, True) for text, gold in load_heldout(HELDOUT_LONG)]
     prefix = f"ksbench:{uuid.uuid4().hex[:8]}:"

@@ -176,6 +176,13 @@ FALLBACK = "nlu_fallback"
 # DIET's own `emergency` prediction counts only at or above this confidence, and only
 # for wordings the rules do not know (see decide()). Chosen by `make bench-nlu`.
 CLASSIFIER_EMERGENCY_MIN = 0.6
+# Intents whose reply is itself a polite decline ("not my topic", with the menu).
+DECLINES = ("out_of_scope", "out_of_scope_health")
+# Below the FallbackClassifier's threshold, a decline the classifier ranks first still
+# stands from this confidence on: its reply says as much as the fallback's "tulis dengan
+# kata lain", but tells the truth (we cannot answer that one, ask a health worker).
+# Chosen from the curve of `make bench-nlu` (README, "Thresholds from the curve").
+DECLINE_MIN = 0.2
 
 
 def below_thresholds(ranking: list[dict[str, Any]], threshold: float, ambiguity: float) -> bool:
@@ -205,6 +212,7 @@ def decide(
     threshold: float,
     ambiguity: float,
     classifier_min: float = CLASSIFIER_EMERGENCY_MIN,
+    decline_min: float = DECLINE_MIN,
 ) -> Decision | None:
     """Emergency by the rules, or by the classifier where the rules know no such words.
 
@@ -213,14 +221,16 @@ def decide(
     in the message; when the rules saw the words and said no ("ketawa sampai
     kejang-kejang", "tandanya seperti apa"), or the classifier is unsure, its
     `emergency` is dropped and the rest of its ranking decides, with the same
-    FallbackClassifier thresholds. None: leave the message as it is.
+    FallbackClassifier thresholds. A decline (out_of_scope, out_of_scope_health) that
+    the classifier ranks first stands from `decline_min` on, below the thresholds too.
+    None: leave the message as it is.
     """
     others = [entry for entry in ranking if entry.get("name") != EMERGENCY]
     if found is not None:
         top = {"name": EMERGENCY, "confidence": 1.0}
         return Decision(EMERGENCY, 1.0, [top, *others], found.reply, "rules")
     if not ranking or ranking[0].get("name") != EMERGENCY:
-        return None
+        return _kept_decline(ranking, threshold, ambiguity, decline_min)
     confidence = float(ranking[0].get("confidence") or 0.0)
     if confidence >= classifier_min and not considered:
         names = [str(entry.get("name")) for entry in others[:2]]
@@ -232,6 +242,21 @@ def decide(
         for entry in others
     ]
     if below_thresholds(rescaled, threshold, ambiguity):
+        kept = _kept_decline(rescaled, threshold, ambiguity, decline_min)
+        if kept is not None:
+            return kept
         fallback = {"name": FALLBACK, "confidence": threshold}
         return Decision(FALLBACK, threshold, [fallback, *rescaled])
     return Decision(str(rescaled[0]["name"]), rescaled[0]["confidence"], rescaled)
+
+
+def _kept_decline(
+    ranking: list[dict[str, Any]], threshold: float, ambiguity: float, decline_min: float
+) -> Decision | None:
+    """The classifier's own decline, where the FallbackClassifier would have dropped it."""
+    if not ranking or ranking[0].get("name") not in DECLINES:
+        return None
+    confidence = float(ranking[0].get("confidence") or 0.0)
+    if confidence < decline_min or not below_thresholds(ranking, threshold, ambiguity):
+        return None
+    return Decision(str(ranking[0]["name"]), confidence, ranking)

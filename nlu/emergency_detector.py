@@ -35,6 +35,7 @@ from rasa.shared.nlu.training_data.message import Message
 from nlu.data_file_component import DataFileComponent
 from nlu.emergency import (
     CLASSIFIER_EMERGENCY_MIN,
+    DECLINE_MIN,
     DEFAULT_RULES,
     FALLBACK,
     EmergencyRules,
@@ -69,6 +70,7 @@ class EmergencyDetector(DataFileComponent):
             "threshold": 0.45,
             "ambiguity_threshold": 0.05,
             "classifier_min": CLASSIFIER_EMERGENCY_MIN,
+            "decline_min": DECLINE_MIN,
         }
 
     def __init__(self, config: Dict[Text, Any]) -> None:
@@ -77,6 +79,7 @@ class EmergencyDetector(DataFileComponent):
         self._threshold = float(config["threshold"])
         self._ambiguity = float(config["ambiguity_threshold"])
         self._classifier_min = float(config["classifier_min"])
+        self._decline_min = float(config.get("decline_min", DECLINE_MIN))
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -94,7 +97,13 @@ class EmergencyDetector(DataFileComponent):
         found = self._rules.match(*texts)
         considered = found is not None or self._rules.considered(*texts)
         decision = decide(
-            ranking, found, considered, self._threshold, self._ambiguity, self._classifier_min
+            ranking,
+            found,
+            considered,
+            self._threshold,
+            self._ambiguity,
+            self._classifier_min,
+            self._decline_min,
         )
         if decision is None:
             return

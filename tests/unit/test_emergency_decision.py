@@ -53,3 +53,24 @@ def test_detector_uses_the_fallback_classifiers_thresholds() -> None:
     detector = by_name["nlu.emergency_detector.EmergencyDetector"]
     assert detector["threshold"] == fallback["threshold"]
     assert detector["ambiguity_threshold"] == fallback["ambiguity_threshold"]
+
+
+def test_an_unsure_decline_stays_a_decline_not_the_rephrase_fallback() -> None:
+    # "krim jerawat apa yg aman buat bumil?": the classifier's best is out_of_scope_health,
+    # unsure; the user should hear "not my topic, ask a health worker", which is true.
+    guess = ranking(("out_of_scope_health", 0.3), ("kehamilan.gizi", 0.25))
+    decision = decide(guess, None, False, 0.45, 0.05, decline_min=0.2)
+    assert decision is not None and decision.intent == "out_of_scope_health"
+
+
+def test_an_unsure_faq_guess_still_falls_back_and_a_very_unsure_decline_too() -> None:
+    unsure_faq = ranking(("kehamilan.gizi", 0.3), ("out_of_scope_health", 0.25))
+    assert decide(unsure_faq, None, False, 0.45, 0.05, decline_min=0.2) is None
+    barely = ranking(("out_of_scope", 0.15), ("greet", 0.1))
+    assert decide(barely, None, False, 0.45, 0.05, decline_min=0.2) is None
+
+
+def test_an_unsure_classifier_emergency_gives_way_to_a_decline_behind_it() -> None:
+    guess = ranking(("emergency", 0.4), ("out_of_scope", 0.2), ("greet", 0.1))
+    decision = decide(guess, None, True, 0.45, 0.05, decline_min=0.2)
+    assert decision is not None and decision.intent == "out_of_scope"
