@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -40,7 +41,7 @@ from nlu.emergency import DECLINE_MIN, EmergencyRules, below_thresholds, decide
 from nlu.normalize import SlangDictionary, normalize
 from scripts.stack import ROOT, Stack, free_port
 
-HELDOUT, HELDOUT_LONG = HELDOUT_FILES
+HELDOUT, HELDOUT_LONG, HELDOUT_BORDER = HELDOUT_FILES
 RESULTS = ROOT / "build" / "bench" / "nlu.json"
 OUT_OF_SCOPE = ("out_of_scope", "out_of_scope_health")
 # Each declines politely and shows the menu.
@@ -60,6 +61,11 @@ THRESHOLDS = [round(0.2 + 0.05 * i, 2) for i in range(15)]
 AMBIGUITIES = [0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2]
 # 1.01: declines never kept below the threshold (the FallbackClassifier alone).
 DECLINE_MINS = [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 1.01]
+
+
+def sentence_count(text: str) -> int:
+    """Sentences as a reader counts them (the long set's rule: three or more)."""
+    return len([s for s in re.split(r"[.!?\n]+", text) if re.search(r"\w", s)])
 
 
 def load_heldout(path: Path = HELDOUT) -> list[tuple[str, str]]:
@@ -309,8 +315,12 @@ def main() -> None:
     if "--replay" in sys.argv[1:]:
         replay()
         return
-    cases = [(text, gold, False) for text, gold in load_heldout(HELDOUT)]
-    cases += [(text, gold, True) for text, gold in load_heldout(HELDOUT_LONG)]
+    cases = [(text, gold, False, "short") for text, gold in load_heldout(HELDOUT)]
+    cases += [(text, gold, True, "long") for text, gold in load_heldout(HELDOUT_LONG)]
+    cases += [
+        (text, gold, sentence_count(text) >= 3, "border")
+        for text, gold in load_heldout(HELDOUT_BORDER)
+    ]
     prefix = f"ksbench:{uuid.uuid4().hex[:8]}:"
     stack = Stack(
         redis_url=redis_for_bench(),
@@ -330,7 +340,7 @@ def main() -> None:
         parse_url = f"http://127.0.0.1:{stack.rasa_port}/model/parse?token={stack.rasa_api_token}"
         rules, dictionary = EmergencyRules.load(), SlangDictionary.load()
         results = []
-        for text, gold, long in cases:
+        for text, gold, long, subset in cases:
             normalized = normalize(text, dictionary).text
             status, body, ms = post(url, {"user_id": uuid.uuid4().hex, "text": text}, key)
             results.append(
@@ -338,6 +348,7 @@ def main() -> None:
                     "text": text,
                     "gold": gold,
                     "long": long,
+                    "set": subset,
                     "intent": body.get("intent"),
                     "faq_id": body.get("faq_id"),
                     "status": status,
@@ -353,6 +364,11 @@ def main() -> None:
             drop_keys(stack.redis_url, prefix)
         stack.stop()
     report = evaluate(results)
+    report["border_set"] = {
+        k: v
+        for k, v in evaluate([r for r in results if r["set"] == "border"]).items()
+        if k not in ("latency_p50_ms", "latency_p95_ms", "errors")
+    }
     report["memory_rss_mb"] = memory
     report["redis"] = "private redis-server" if stack.local_redis else "redis-server"
     wrong = Counter(
