@@ -54,6 +54,7 @@ COPY --chown=kawan actions/ actions/
 COPY --chown=kawan data/faq/ data/faq/
 COPY --chown=kawan data/wilayah/ data/wilayah/
 COPY --chown=kawan data/posyandu/ data/posyandu/
+COPY --chown=kawan data/immunization/ data/immunization/
 USER kawan
 ENV PYTHONPATH=/app PATH=/opt/venv/bin:$PATH
 

@@ -72,7 +72,7 @@ typecheck: $(VENV_APP)/.installed ## mypy on bot/ and actions/
 
 .PHONY: test-unit
 test-unit: $(VENV_APP)/.installed ## Unit, action and gateway tests (real Redis, fake Rasa)
-	TEST_REDIS_URL=$$(scripts/test-redis.sh $(APP_PY)) $(APP_PY) -m pytest tests/unit tests/actions tests/gateway tests/posyandu tests/channels
+	TEST_REDIS_URL=$$(scripts/test-redis.sh $(APP_PY)) $(APP_PY) -m pytest tests/unit tests/actions tests/gateway tests/posyandu tests/channels tests/reminders_store tests/datarights tests/reminders
 
 .PHONY: test-nlu
 test-nlu: $(VENV_RASA)/.installed $(VENV_APP)/.installed ## NLU components and the tracker store (in the Rasa environment, real Redis)
@@ -103,6 +103,10 @@ bench-conversation: venvs $(MODEL) ## One user, 500 turns: latency at the start 
 .PHONY: bench-posyandu
 bench-posyandu: $(VENV_APP)/.installed ## National-scale Posyandu import, name and location lookup, Redis memory
 	$(APP_PY) -m bench.posyandu
+
+.PHONY: bench-reminders
+bench-reminders: $(VENV_APP)/.installed ## 1,000,000 planned sends: enqueue time, send rate vs limit, kill -9, memory
+	$(APP_PY) -m bench.reminders
 
 .PHONY: bench-channels
 bench-channels: venvs $(MODEL) ## Telegram/WhatsApp webhook-in to reply-out: gateway alone and the full stack

@@ -3,7 +3,10 @@
 Filed: low-confidence messages (nlu_fallback), health questions outside our
 topics (out_of_scope_health) and other requests (out_of_scope). Phone numbers,
 NIK and e-mail addresses are redacted before anything is stored, and nothing
-identifies who asked (the reply promises "tanpa nama atau nomor Anda").
+promoters read identifies who asked (the reply promises "tanpa nama atau nomor
+Anda"). So that "hapus data saya" can erase a user's questions, a separate set
+per user (`inbox:unanswered:user:<user_key>`, a keyed pseudonym, 90 days) lists
+the ids of their items; it is never shown with the questions.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from rasa_sdk.types import DomainDict
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from actions.pseudonym import user_key
 from actions.store import as_text, redis_prefix, shared_redis
 
 logger = logging.getLogger(__name__)
@@ -48,14 +52,40 @@ class UnansweredInbox:
 
     Each question is its own key with a 90-day expiry, so Redis itself deletes it
     on time (UU PDP retention; `utter_my_data` says "paling lama 90 hari"). A
-    sorted set of ids by time, holding nothing personal, orders them.
+    sorted set of ids by time, holding nothing personal, orders them. The asker's
+    pseudonym is only in their own id set (`user_index_key`), for erasure.
     """
 
     def __init__(self, redis: Redis, prefix: str = "ks:", *, limit: int = INBOX_LIMIT) -> None:
         self._redis = redis
         self._index = f"{prefix}inbox:unanswered"
         self._item = f"{prefix}inbox:unanswered:item:"
+        self._by_user = f"{prefix}inbox:unanswered:user:"
         self._limit = limit
+
+    @property
+    def index_key(self) -> str:
+        return self._index
+
+    def item_key(self, item_id: str) -> str:
+        return self._item + item_id
+
+    def user_index_key(self, user: str) -> str:
+        """The set of one user's item ids (`user` is `actions.pseudonym.user_key`)."""
+        return self._by_user + user
+
+    async def item_ids_of(self, user: str, *, kept_only: bool = True) -> list[str]:
+        """Ids of the user's questions still kept (with `kept_only=False`, also those whose
+        text has expired and whose id may still be in the index)."""
+        members = await self._redis.smembers(self.user_index_key(user))
+        ids = sorted(as_text(m) for m in members)
+        if not ids or not kept_only:
+            return ids
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for item_id in ids:
+                pipe.exists(self.item_key(item_id))
+            present = await pipe.execute()
+        return [i for i, here in zip(ids, present, strict=True) if here]
 
     async def add(
         self,
@@ -63,6 +93,7 @@ class UnansweredInbox:
         channel: str | None,
         guesses: list[dict[str, Any]],
         intent: str | None = None,
+        sender_id: str | None = None,
     ) -> None:
         now = dt.datetime.now(dt.UTC)
         item = {
@@ -83,7 +114,12 @@ class UnansweredInbox:
             pipe.zremrangebyscore(self._index, "-inf", stamp - RETENTION.total_seconds())
             pipe.zrange(self._index, 0, -self._limit - 1)
             pipe.expire(self._index, RETENTION)
-            *_, overflow, _ = await pipe.execute()
+            if sender_id:
+                # Outlives every item it lists: each expires 90 days after it was filed.
+                by_user = self.user_index_key(user_key(sender_id))
+                pipe.sadd(by_user, item_id)
+                pipe.expire(by_user, RETENTION)
+            overflow = (await pipe.execute())[3]
         if overflow:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.zrem(self._index, *overflow)
@@ -118,6 +154,7 @@ class ActionLogUnanswered(Action):
                 metadata.get("channel"),
                 message.get("intent_ranking") or [],
                 (message.get("intent") or {}).get("name"),
+                tracker.sender_id,
             )
         except RedisError:
             logger.exception("Could not file an unanswered question")

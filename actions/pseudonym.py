@@ -20,7 +20,7 @@ import os
 import secrets
 from functools import lru_cache
 
-__all__ = ["SECRET_VARIABLE", "deployment_secret", "pseudonym", "require_secret"]
+__all__ = ["SECRET_VARIABLE", "deployment_secret", "pseudonym", "require_secret", "user_key"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,3 +54,9 @@ def pseudonym(value: str, purpose: str, length: int = 32) -> str:
     """A stable, non-reversible stand-in for `value` (hex, `length` characters)."""
     digest = hmac.new(_key(), f"{purpose}\x00{value}".encode(), hashlib.sha256)
     return digest.hexdigest()[:length]
+
+
+def user_key(sender_id: str) -> str:
+    """A user's pseudonym in Redis key names: the Rasa sender id (`tg:<chat id>`,
+    `wa:<wa_id>`, `web:<session>`) or a WhatsApp wa_id, keyed and not reversible."""
+    return pseudonym(sender_id, "key", 24)

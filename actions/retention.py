@@ -53,6 +53,34 @@ POLICY: tuple[Kind, ...] = (
     Kind("unreachable:*", 90 * DAY, "user blocked the bot or left"),
     Kind("pos:mine:*", 365 * DAY, "the user's saved Posyandu"),
     Kind("inbox:unanswered:item:*", 90 * DAY, "an unanswered question (redacted)"),
+    Kind("inbox:unanswered:user:*", 90 * DAY, "ids of one user's unanswered questions (erasure)"),
+    # Data rights (actions/optout.py): value "1", no content. A year outlasts anything planned
+    # before a STOP or an erasure; nobody is subscribed again without a new "Setuju" (which,
+    # like MULAI, removes it), and its name is still a pseudonym, so it is not kept for ever.
+    Kind("optout:*", 365 * DAY, "opt-out marker: no reminder or broadcast is sent"),
+    # The sending engine (bot/reminders/store.py); every one also expires when written.
+    Kind("rem:item:*", 365 * DAY, "a planned reminder or broadcast message (address, text)"),
+    Kind("rem:sub:*", 365 * DAY, "keys of a subscriber's planned messages (no content)"),
+    Kind("rem:done:*", 60 * DAY, "outcome of a send, by its key (sent, failed, ...)"),
+    Kind("rem:try:*", 7 * DAY, "a send in progress (worker and start time)"),
+    Kind("rem:alive:*", 60, "a reminder worker's heartbeat"),
+    Kind("rem:report:*", 90 * DAY, "a broadcast's delivery counters (no personal data)"),
+    Kind("rem:wamid:*", 7 * DAY, "the broadcast a WhatsApp message belongs to"),
+    # The reminder store (actions/reminders/keys.py): a subscription lasts a year; a
+    # child's reminders last until the second birthday, the planner extending the record
+    # a year at most at a time (were the planner gone, it would go within a year).
+    Kind("u:*:rem", 365 * DAY, "a user's reminders: contact, consents, subscriptions, children"),
+    Kind("u:*:cadre", 365 * DAY, "the cadre an account is linked to"),
+    Kind("possubs:*", 365 * DAY, "subscribers of one Posyandu (pseudonyms)"),
+    Kind("posplan", 365 * DAY, "Posyandu with subscribers, by next planning time"),
+    Kind("imm:due", 365 * DAY, "children with reminders, by next planning time (pseudonyms)"),
+    Kind("cadre:rec:*", 365 * DAY, "a cadre: their Posyandu and linked account"),
+    Kind("cadre:ids", 365 * DAY, "ids of registered cadres"),
+    Kind("cadre:code:*", DAY, "a cadre's one-time link code"),
+    Kind("cadre:tries:*", DAY, "link-code attempts of one account"),
+    Kind("cadre:draft:*", DAY, "a broadcast waiting for the cadre's confirmation"),
+    Kind("cadre:bc:*", 30 * DAY, "a confirmed broadcast (no text), for its delivery report"),
+    Kind("cadre:week:*", 8 * DAY, "a Posyandu's broadcasts of the last 7 days"),
 )
 DEAD_LETTER_MAX_AGE = 30 * DAY
 UNANSWERED_INDEX = "inbox:unanswered"

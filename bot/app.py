@@ -34,6 +34,7 @@ from bot.keys import (
 from bot.logs import quiet_libraries
 from bot.metrics import metrics
 from bot.rasa_client import RasaClient
+from bot.reminders.gateway import reminders_ctx
 from bot.safety import SafetyNet
 from bot.settings import Settings
 
@@ -124,7 +125,7 @@ def create_app(settings: Settings) -> web.Application:
     domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
     app[DOMAIN_INTENTS] = {str(intent) for intent in domain.get("intents", [])}
     app[SAFETY] = SafetyNet.load(domain)
-    app.cleanup_ctx.extend([_http_session, _redis, channels_ctx, _retention])
+    app.cleanup_ctx.extend([_http_session, _redis, channels_ctx, reminders_ctx, _retention])
     add_routes(app)
     app.router.add_get("/", webchat.page)
     app.router.add_static("/static/", webchat.STATIC)

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from actions.pseudonym import pseudonym
+from bot import datarights
 from bot.access import (
     COOKIE_NAME,
     SESSION_MAX_AGE,
@@ -29,6 +30,7 @@ from bot.metrics import MESSAGES_IN, MESSAGES_OUT, RATE_LIMITED, REPLY_SECONDS
 from bot.rasa_client import RasaUnavailable
 from bot.schemas import Button, ChatRequest, ChatResponse, Reply
 from bot.settings import Settings
+from bot.stopwords import Command, intent_of, stop_command
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +86,10 @@ async def chat(request: web.Request) -> web.Response:
     )
     message = await _as_issued_button(app, message)
     MESSAGES_IN.labels(WEB_CHANNEL).inc()
+    command = stop_command(message)  # STOP, MULAI: before NLU, without Rasa
+    obeyed = await _obey(app, command, message) if command is not None else None
+    if obeyed is not None:
+        return _with_session(obeyed, caller, settings)
     text = message.rasa_text()
     metadata = {"channel": message.channel, "locale": message.locale}
     try:
@@ -102,6 +108,13 @@ async def chat(request: web.Request) -> web.Response:
 
     replies = render_replies(turn.messages) or [Reply(text=messages["no_reply"])]
     await _remember_buttons(app, message.sender_id, replies)
+    try:  # "hapus data saya", confirmed: erased before the reply says so
+        await datarights.after_turn(
+            app[REDIS], settings.redis_prefix, message.sender_id, turn.messages
+        )
+    except RedisError as error:
+        logger.warning("Erasure or stop not done: Redis unavailable (%s)", type(error).__name__)
+        return _with_session(_rasa_unavailable(app, text), caller, settings)
     MESSAGES_OUT.labels(WEB_CHANNEL, "sent").inc(len(replies))
     REPLY_SECONDS.labels(WEB_CHANNEL).observe(time.monotonic() - started)
     response = ChatResponse(
@@ -191,6 +204,28 @@ async def _as_issued_button(app: web.Application, message: Inbound) -> Inbound:
         with contextlib.suppress(RedisError):
             issued = bool(await app[REDIS].sismember(_issued_key(app, message.sender_id), text))
     return replace(message, kind="button", payload=text) if issued else message
+
+
+async def _obey(app: web.Application, command: Command, message: Inbound) -> web.Response | None:
+    """The answer to STOP or MULAI; None when the message is for the assistant after all."""
+    try:
+        reply = await datarights.obey(
+            app[REDIS], app[SETTINGS].redis_prefix, command, message.sender_id
+        )
+    except RedisError as error:
+        logger.warning("STOP/MULAI not done: Redis unavailable (%s)", type(error).__name__)
+        return _rasa_unavailable(app, message.rasa_text())
+    if reply is None:
+        return None
+    MESSAGES_OUT.labels(WEB_CHANNEL, "sent").inc()
+    intent = intent_of(command)
+    body = ChatResponse(
+        replies=[Reply(text=reply)],
+        intent=intent,
+        confidence=1.0 if intent else None,
+        faq_id=None,
+    )
+    return web.json_response(body.model_dump())
 
 
 def _rasa_unavailable(app: web.Application, text: str) -> web.Response:

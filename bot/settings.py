@@ -79,6 +79,17 @@ class Settings(BaseSettings):
         default="kawan_sehat_sapaan", alias="WHATSAPP_TEMPLATE_REENGAGE"
     )
     whatsapp_template_language: str = Field(default="id", alias="WHATSAPP_TEMPLATE_LANGUAGE")
+    # Approved templates for reminders and cadre broadcasts outside the 24-hour window, when a
+    # planned send names none (the planners read the same variables); unset: such a send is
+    # recorded as failed ("no_template"), never sent as free text.
+    whatsapp_template_reminder: str | None = Field(
+        default=None, alias="KS_WA_TEMPLATE_REMINDER", pattern=r"^[a-z0-9_]{1,512}$"
+    )
+    whatsapp_template_broadcast: str | None = Field(
+        default=None, alias="KS_WA_TEMPLATE_BROADCAST", pattern=r"^[a-z0-9_]{1,512}$"
+    )
+    # Reminder and broadcast sends at once in this gateway (bot/reminders); 0: none here.
+    reminder_workers: int = Field(default=16, ge=0, le=512, alias="KS_REMINDER_WORKERS")
 
     @property
     def log_format(self) -> str:

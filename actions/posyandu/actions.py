@@ -340,14 +340,23 @@ class ActionNearestPosyandu(PosyanduAction):
 
 
 def _save_buttons(records: list[PosyanduRecord]) -> list[dict[str, str]]:
-    """One "Simpan <name>" button per Posyandu, saving it as the user's own."""
-    return [
+    """One "Simpan <name>" button per Posyandu, saving it as the user's own; with a single
+    Posyandu, also "Ingatkan saya" (reminders of its sessions, after consent)."""
+    buttons = [
         {
             "title": messages()["save_button"].format(short=_short(record.name)),
             "payload": f'/set_my_posyandu{{"posyandu_id": "{record.id}"}}',
         }
         for record in records
     ]
+    if len(records) == 1:
+        buttons.append(
+            {
+                "title": messages()["remind_button"],
+                "payload": f'/subscribe_reminder{{"posyandu_id": "{records[0].id}"}}',
+            }
+        )
+    return buttons
 
 
 def _short(name: str) -> str:

@@ -1,1 +1,2 @@
-"""Subscriptions, children and cadres (what is stored, with consent) and the reminders planned from them."""
+"""Subscriptions, children and cadres (stored with consent), and the reminders planned
+from them."""

@@ -11,14 +11,16 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from actions.pseudonym import pseudonym
+from actions.pseudonym import pseudonym, user_key
+from bot import datarights
 from bot.channels.inbox import RetryLater
 from bot.channels.message import Inbound, Outbound
 from bot.metrics import RATE_LIMITED, REPLY_SECONDS
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.safety import SafetyNet
+from bot.stopwords import Command, stop_command
 
-__all__ = ["Channel", "Conversation", "first_notice_in_process", "user_tag"]
+__all__ = ["Channel", "Conversation", "first_notice_in_process", "user_key", "user_tag"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +56,6 @@ def user_tag(sender_id: str) -> str:
     return pseudonym(sender_id, "log", 10)
 
 
-def user_key(sender_id: str) -> str:
-    """A sender id as it may appear in a Redis key name (keyed, not reversible)."""
-    return pseudonym(sender_id, "key", 24)
-
-
 class Conversation:
     def __init__(
         self,
@@ -85,7 +82,14 @@ class Conversation:
         text = message.rasa_text()
         if not text:
             return
+        command = stop_command(message)  # STOP, MULAI: before NLU, without Rasa
         if attempt == 0 and await self._flooding(message, channel):
+            if command is not None:
+                await self._obey(command, message)  # a stop counts even over the limit
+            return
+        obeyed = await self._obey(command, message) if command is not None else None
+        if obeyed is not None:
+            await channel.send(message, [Outbound(obeyed)])
             return
         answer = await self._remembered(message) if attempt > 0 else None
         if answer is None:
@@ -102,8 +106,33 @@ class Conversation:
         await channel.send(message, replies)
         if message.timestamp:
             REPLY_SECONDS.labels(message.channel).observe(max(0.0, time.time() - message.timestamp))
+        # Before the answer is let go: if erasure fails, the retry resends it and erases.
+        await self._after_turn(message, answer)
         with contextlib.suppress(RedisError):
             await self._redis.delete(self._answer_key(message))
+
+    async def _obey(self, command: Command, message: Inbound) -> str | None:
+        try:
+            return await datarights.obey(self._redis, self._prefix, command, message.sender_id)
+        except RedisError:
+            raise RetryLater("Redis unavailable for STOP/MULAI") from None
+
+    async def _after_turn(self, message: Inbound, answer: list[dict[str, Any]]) -> None:
+        """ "hapus data saya", confirmed: erased now that the reply is out (or a stop finished)."""
+        try:
+            report = await datarights.after_turn(
+                self._redis, self._prefix, message.sender_id, answer
+            )
+        except RedisError:
+            raise RetryLater("Redis unavailable after the turn (erasure or stop)") from None
+        if report is not None:
+            logger.info(
+                "Erased the data of %s: %d keys, %d questions, %d dead letters",
+                user_tag(message.sender_id),
+                report.keys,
+                report.unanswered,
+                report.dead_letters,
+            )
 
     def _answer_key(self, message: Inbound) -> str:
         return f"{self._prefix}answer:{user_key(message.sender_id)}:{message.message_id}"

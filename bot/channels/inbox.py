@@ -32,6 +32,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from actions.pseudonym import pseudonym
 from bot.metrics import DEAD_LETTERED, MESSAGES_IN
 
 __all__ = [
@@ -196,15 +197,19 @@ class Inbox:
 
         Raises RedisError when Redis is down: the webhook must then not acknowledge.
         """
-        dedup_key = f"{self._prefix}seen:{channel}:{delivery_id}"
         result = await self._accept(
-            keys=[dedup_key, self.stream],
+            keys=[self.dedup_key(channel, delivery_id), self.stream],
             args=[self._dedup_ttl, channel, order_key, data, self.max_backlog],
         )
         if result is None:
             return False
         MESSAGES_IN.labels(channel).inc()
         return True
+
+    def dedup_key(self, channel: str, delivery_id: str) -> str:
+        """The key that marks a delivery as seen, named by a keyed pseudonym of its id: a
+        WhatsApp message id carries the sender's number (base64 after `wamid.`)."""
+        return f"{self._prefix}seen:{channel}:{pseudonym(delivery_id, 'seen')}"
 
     async def pending_count(self) -> int:
         info = await self._redis.xpending(self.stream, GROUP)

@@ -40,6 +40,7 @@ from bot.channels.message import Choice, Inbound, Kind, Outbound
 from bot.channels.text import split_message
 from bot.errors import ApiError
 from bot.metrics import MESSAGES_OUT
+from bot.reminders.report import record_status
 from bot.settings import Settings
 
 __all__ = ["WhatsAppChannel", "parse_webhook"]
@@ -80,6 +81,7 @@ class Status:
     recipient: str
     status: str
     error_code: int | None
+    reference: str | None = None  # biz_opaque_callback_data: a reminder's idempotency key
 
 
 def parse_webhook(body: Any, phone_number_id: str) -> tuple[list[Inbound], list[Status]]:
@@ -202,7 +204,9 @@ def _status(raw: Any) -> Status | None:
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         first = errors[0].get("code")
         code = first if isinstance(first, int) else None
-    return Status(wamid[:256], recipient[:32], status[:16], code)
+    reference = raw.get("biz_opaque_callback_data")
+    reference = reference[:512] if isinstance(reference, str) and reference else None
+    return Status(wamid[:256], recipient[:32], status[:16], code, reference)
 
 
 class WhatsAppChannel:
@@ -281,6 +285,15 @@ class WhatsAppChannel:
         for status in statuses:
             await self._redis.set(
                 f"{self._prefix}wa:status:{status.message_id}", status.status, ex=STATUS_TTL_SECONDS
+            )
+            # Reminders and broadcasts: their delivery reports, and sends a crash left in doubt.
+            await record_status(
+                self._redis,
+                self._prefix,
+                status.message_id,
+                status.status,
+                status.error_code,
+                status.reference,
             )
             if status.status == "failed":
                 logger.info("WhatsApp: a message failed (code %s)", status.error_code)

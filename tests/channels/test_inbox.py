@@ -274,7 +274,7 @@ async def test_a_replayed_entry_is_answered(redis: Redis, redis_prefix: str) -> 
         ]
         assert [o.ok for o in outcomes] == [True]
         # The delivery id is still remembered, and the replay is not taken for a duplicate.
-        assert await redis.exists(f"{redis_prefix}seen:telegram:55")
+        assert await redis.exists(inbox.dedup_key("telegram", "55"))
         await until(lambda: len(answered) == 1)
         await until_async(lambda: _empty(redis, inbox.stream))
     [entry] = answered
