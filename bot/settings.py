@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     )
     # Reminder and broadcast sends at once in this gateway (bot/reminders); 0: none here.
     reminder_workers: int = Field(default=16, ge=0, le=512, alias="KS_REMINDER_WORKERS")
+    # How often one gateway asks the planners for the reminders of the next 36 hours.
+    reminder_plan_interval_seconds: int = Field(
+        default=900, ge=1, le=6 * 3600, alias="KS_REMINDER_PLAN_INTERVAL_SECONDS"
+    )
 
     @property
     def log_format(self) -> str:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.channels.setup import CHANNELS
 from bot.keys import REDIS, SETTINGS
+from bot.reminders.planning import planning_loop
 from bot.reminders.senders import Sender, TelegramSender, WhatsAppSender
 from bot.reminders.worker import ReminderWorker, WorkerOptions
 
@@ -55,11 +56,16 @@ async def reminders_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REMINDERS] = worker
     stop = asyncio.Event()
     task = asyncio.get_running_loop().create_task(worker.run(stop))
+    planner = asyncio.get_running_loop().create_task(
+        planning_loop(redis, settings.redis_prefix, settings.reminder_plan_interval_seconds, stop)
+    )
     yield
     # The stop event, not only cancel(): a cancellation landing inside a Redis call can be
     # absorbed by the client, and shutdown must not hang on it.
     stop.set()
-    await asyncio.wait([task], timeout=worker.options.stop_grace_seconds + 3)
+    await asyncio.wait([task, planner], timeout=worker.options.stop_grace_seconds + 3)
+    if not planner.done():
+        planner.cancel()
     if not task.done():
         task.cancel()
         await asyncio.wait([task], timeout=1)
