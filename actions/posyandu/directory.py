@@ -36,6 +36,7 @@ class Nearby:
 class Directory:
     def __init__(self, redis: Redis, prefix: str = "ks:") -> None:
         self._redis = redis
+        self.redis, self.prefix = redis, prefix
         self._records = f"{prefix}pos:rec"
         self._geo = f"{prefix}pos:geo"
         self._changes = f"{prefix}pos:changes"

@@ -50,6 +50,7 @@ class ImportReport:
     change_errors: list[RowError] = field(default_factory=list)  # change rows skipped
     holiday_errors: list[RowError] = field(default_factory=list)  # any: nothing imported
     changes: int = 0  # change rows stored
+    notices: int = 0  # change notices planned for subscribers (new or different changes)
     holidays: int = 0  # holidays stored
 
     @property
@@ -107,11 +108,43 @@ async def import_all(
     report.counts, report.errors = await import_file(directory, path, regions, progress)
     kept, errors = await _checked_changes(directory, change_rows)
     report.change_errors = sorted(report.change_errors + errors, key=lambda e: e.line)
-    await directory.set_changes(kept)
+    report.notices = await _store_changes(directory, kept)
     report.changes = sum(len(items) for items in kept.values())
     await directory.set_holidays(holiday_days)
     report.holidays = len(holiday_days)
     return report
+
+
+async def _store_changes(directory: Directory, kept: dict[str, list[Change]]) -> int:
+    """Store the file's changes and tell subscribers of every new or different one.
+
+    A change already stored for another session of the same Posyandu (a cadre's move or
+    cancellation from the chat) stays; the file wins for the sessions it names. Returns
+    the number of change notices handed to the reminder engine.
+    """
+    before = {pid: await directory.changes_for(pid) for pid in kept}
+    merged = {
+        pid: [c for c in before[pid] if c.original not in {n.original for n in items}] + items
+        for pid, items in kept.items()
+    }
+    await directory.set_changes(merged)
+    fresh = [(pid, c) for pid, items in kept.items() for c in items if c not in before[pid]]
+    if not fresh:
+        return 0
+    # The engine lives with the gateway (bot/reminders); importing it here keeps the
+    # importer usable where only the directory is wanted.
+    from actions.reminders.planner import change_notices
+    from bot.reminders.store import schedule
+
+    now = time.time()
+    sends = []
+    for pid, change in fresh:
+        sends += await change_notices(
+            directory.redis, directory.prefix, pid, change, now, directory=directory
+        )
+    if sends:
+        await schedule(directory.redis, directory.prefix, sends, now=now)
+    return len(sends)
 
 
 async def _checked_changes(
@@ -188,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.changes:
             print(
                 f"{args.changes.name}: {report.changes} perubahan disimpan, "
-                f"{len(report.change_errors)} baris ditolak"
+                f"{len(report.change_errors)} baris ditolak, "
+                f"{report.notices} pemberitahuan perubahan untuk pelanggan"
             )
         if args.holidays:
             print(f"{args.holidays.name}: {report.holidays} hari libur disimpan")

@@ -38,3 +38,25 @@ async def test_the_loop_plans_once_per_interval_and_stops_promptly(
     assert await redis.exists(f"{redis_prefix}rem:planlock")
     stop.set()
     await asyncio.wait_for(task, timeout=2)
+
+
+async def test_a_changes_file_tells_subscribers_once_and_keeps_a_cadres_change(
+    redis: Redis, redis_prefix: str, directory: Directory
+) -> None:
+    import datetime as dt
+    from unittest import mock
+
+    from actions.posyandu.importer import _store_changes
+    from actions.posyandu.schedule import Change
+
+    now = at("WIB", 2027, 3, 1, 9, 0)
+    await subscribed(redis, redis_prefix, "JKT1", 7002, now)
+    cadres = Change(dt.date(2027, 4, 10), cancelled=True, note="Kader: balai dipakai")
+    await directory.set_changes({"JKT1": [cadres]})
+    moved = Change(dt.date(2027, 3, 10), new_date=dt.date(2027, 3, 11))
+    with mock.patch("time.time", return_value=now):
+        assert await _store_changes(directory, {"JKT1": [moved]}) == 1
+        assert await _store_changes(directory, {"JKT1": [moved]}) == 0  # same file again
+    assert set(await directory.changes_for("JKT1")) == {cadres, moved}
+    notices = [k for k in await due_keys(redis, redis_prefix) if k.startswith("chg:")]
+    assert len(notices) == 1
