@@ -72,7 +72,7 @@ typecheck: $(VENV_APP)/.installed ## mypy on bot/ and actions/
 
 .PHONY: test-unit
 test-unit: $(VENV_APP)/.installed ## Unit, action and gateway tests (real Redis, fake Rasa)
-	TEST_REDIS_URL=$$(scripts/test-redis.sh $(APP_PY)) $(APP_PY) -m pytest tests/unit tests/actions tests/gateway tests/posyandu tests/channels tests/reminders_store tests/datarights tests/reminders
+	TEST_REDIS_URL=$$(scripts/test-redis.sh $(APP_PY)) $(APP_PY) -m pytest tests/unit tests/actions tests/gateway tests/posyandu tests/channels tests/reminders_store tests/datarights tests/reminders tests/cadre
 
 .PHONY: test-nlu
 test-nlu: $(VENV_RASA)/.installed $(VENV_APP)/.installed ## NLU components and the tracker store (in the Rasa environment, real Redis)

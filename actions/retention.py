@@ -81,6 +81,10 @@ POLICY: tuple[Kind, ...] = (
     Kind("cadre:draft:*", DAY, "a broadcast waiting for the cadre's confirmation"),
     Kind("cadre:bc:*", 30 * DAY, "a confirmed broadcast (no text), for its delivery report"),
     Kind("cadre:week:*", 8 * DAY, "a Posyandu's broadcasts of the last 7 days"),
+    # Cadre commands in the chat (bot/cadre.py).
+    Kind("cadre:ask:*", 3600, "a cadre's command waiting for their choice or confirmation"),
+    Kind("cadre:out:*", 3600, "notices of a confirmed cadre command until they are planned"),
+    Kind("cadre:recent:*", 30 * DAY, "ids of a cadre's latest broadcasts (no text), for LAPORAN"),
 )
 DEAD_LETTER_MAX_AGE = 30 * DAY
 UNANSWERED_INDEX = "inbox:unanswered"

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from actions.pseudonym import pseudonym, user_key
-from bot import datarights
+from bot import cadre, datarights
 from bot.channels.inbox import RetryLater
 from bot.channels.message import Inbound, Outbound
 from bot.metrics import RATE_LIMITED, REPLY_SECONDS
@@ -91,6 +91,10 @@ class Conversation:
         if obeyed is not None:
             await channel.send(message, [Outbound(obeyed)])
             return
+        cadre_replies = await self._cadre(message)  # cadre commands: before NLU, without Rasa
+        if cadre_replies is not None:
+            await channel.send(message, cadre_replies)
+            return
         answer = await self._remembered(message) if attempt > 0 else None
         if answer is None:
             metadata = {"channel": message.channel, "locale": message.locale}
@@ -116,6 +120,12 @@ class Conversation:
             return await datarights.obey(self._redis, self._prefix, command, message.sender_id)
         except RedisError:
             raise RetryLater("Redis unavailable for STOP/MULAI") from None
+
+    async def _cadre(self, message: Inbound) -> list[Outbound] | None:
+        try:
+            return await cadre.answer(self._redis, self._prefix, message)
+        except RedisError:
+            raise RetryLater("Redis unavailable for a cadre command") from None
 
     async def _after_turn(self, message: Inbound, answer: list[dict[str, Any]]) -> None:
         """ "hapus data saya", confirmed: erased now that the reply is out (or a stop finished)."""
