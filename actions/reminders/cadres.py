@@ -88,6 +88,7 @@ _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 
 _WEEK_LIMIT = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[4]) then return 1 end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
@@ -368,9 +369,11 @@ async def confirm_broadcast(
     directory = directory or Directory(redis, prefix)
     draft = await _draft(redis, prefix, cadre, draft_id)
     record = await _own_posyandu(redis, prefix, cadre, draft.posyandu_id, directory)
+    # The week's count first (the same draft counts once), so a refusal keeps the draft
+    # for later; then the draft goes, so it is confirmed once.
+    await _check_week_limit(redis, prefix, record, now, taking=draft.id)
     if not await redis.delete(keys.cadre_draft(prefix, draft.id)):
         raise NotFound(say("errors", "no_draft"))  # confirmed meanwhile
-    await _check_week_limit(redis, prefix, record, now, taking=draft.id)
     users = await live_subscribers(redis, prefix, draft.posyandu_id, now)
     contacts = await contacts_of(redis, prefix, users, draft.posyandu_id)
     zone = time_zone_of(record.village_code)

@@ -208,6 +208,9 @@ async def test_broadcast_limits_length_own_posyandu_and_week(
     assert await draft_broadcast(
         redis, redis_prefix, cadre, "BTN1", "Halo", None, NOW + 7 * DAY + 1
     )
+    # The refused draft was kept: now it goes without being typed again.
+    sends = await confirm_broadcast(redis, redis_prefix, cadre, late.id, NOW + 7 * DAY + 1)
+    assert all("Dua" in send.text for send in sends)
 
 
 async def test_only_a_registered_cadre_and_only_their_drafts(
