@@ -444,7 +444,11 @@ class ActionStopAll(DataRightsAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
+        posyandu_id = next(tracker.get_latest_entity_values("posyandu_id"), None)
         try:
+            if posyandu_id:  # "Berhenti dari Posyandu ini": that one subscription only
+                await self._stop_one(dispatcher, tracker, str(posyandu_id))
+                return []
             reply = await stop_everything(self.redis, self.prefix, tracker.sender_id)
         except RedisError as error:
             logger.warning("Stop not done: Redis (%s)", type(error).__name__)
@@ -453,6 +457,19 @@ class ActionStopAll(DataRightsAction):
         dispatcher.utter_message(text=reply)
         dispatcher.utter_message(json_message=STOP_REQUEST)
         return []
+
+    async def _stop_one(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, posyandu_id: str
+    ) -> None:
+        from actions.posyandu.directory import Directory
+        from actions.reminders.store import unsubscribe_posyandu
+
+        left = await unsubscribe_posyandu(
+            self.redis, self.prefix, user_key(tracker.sender_id), posyandu_id
+        )
+        record = await Directory(self.redis, self.prefix).get(posyandu_id)
+        name = record.name if record else posyandu_id
+        dispatcher.utter_message(text=say("stopped_one" if left else "not_subscribed", name=name))
 
 
 def confirmation_pending(tracker: Tracker) -> bool:

@@ -156,7 +156,15 @@ class ReminderAction(Action):
             self._clock(),
             directory=directory,
         )
-        dispatcher.utter_message(text=texts()["subscribed"].format(name=record.name))
+        dispatcher.utter_message(
+            text=texts()["subscribed"].format(name=record.name),
+            buttons=[
+                {
+                    "title": texts()["stop_one_button"],
+                    "payload": payload("unsubscribe", posyandu_id=record.id),
+                }
+            ],
+        )
 
     async def register_child(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, text: str

@@ -43,6 +43,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from actions.reminders.keys import subscribers
 from actions.reminders.model import Send
 from bot.channels.conversation import user_tag
 from bot.channels.message import CHANNEL_PREFIXES
@@ -215,6 +216,7 @@ class ReminderWorker:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._redis = redis
+        self._prefix = prefix
         self._clock = clock  # wall time (tests set it to a chosen hour)
         self._keys = Keys(prefix)
         self.consumer = consumer
@@ -507,6 +509,10 @@ class ReminderWorker:
         if send.subscriber and await self._redis.exists(keys.optout(send.subscriber)):
             await self._finalize(entry_id, send, Outcome("failed", "opted_out"), opted_out=True)
             return
+        if await self._left_posyandu(send):
+            # Stopped this one Posyandu (not everything) after its reminder was planned.
+            await self._finalize(entry_id, send, Outcome("failed", "unsubscribed"))
+            return
         sender = self._senders.get(send.channel)
         if sender is None:
             await self._finalize(entry_id, send, Outcome("failed", "channel_off"))
@@ -539,6 +545,16 @@ class ReminderWorker:
         await self._finalize(entry_id, send, outcome)
 
     # -- outcomes -----------------------------------------------------------------------------
+
+    async def _left_posyandu(self, send: Send) -> bool:
+        """A session reminder whose subscriber no longer follows that Posyandu."""
+        posyandu = send.extra.get("posyandu")
+        if not (
+            send.subscriber and posyandu and send.extra.get("kind", "").startswith("posyandu-")
+        ):
+            return False
+        index = subscribers(self._prefix, posyandu)
+        return await self._redis.zscore(index, send.subscriber) is None
 
     async def _finalize(
         self, entry_id: str, send: Send, outcome: Outcome, *, opted_out: bool = False

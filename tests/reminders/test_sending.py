@@ -223,3 +223,22 @@ async def test_a_send_moved_to_later_waits(
 
 async def _only_planned(redis: Redis, keys: Keys) -> bool:
     return int(await redis.xlen(keys.stream)) == 0 and int(await redis.zcard(keys.due)) == 1
+
+
+async def test_a_reminder_of_a_posyandu_the_user_left_is_not_sent(
+    redis: Redis, redis_prefix: str, platforms: Platforms
+) -> None:
+    def session(number: int) -> Send:
+        return tg_send(
+            number,
+            key=f"pos:JKT1:2027-03-10:eve:tg{number}",
+            broadcast=None,
+            extra={"kind": "posyandu-eve", "posyandu": "JKT1", "session": "2027-03-10"},
+        )
+
+    # tg1 still follows Posyandu JKT1; tg2 pressed "Berhenti dari Posyandu ini" after planning.
+    await redis.zadd(f"{redis_prefix}possubs:JKT1", {"sub-tg-1": 4102444800})
+    await schedule(redis, redis_prefix, [session(1), session(2)])
+    async with running(redis, redis_prefix, platforms.senders) as worker:
+        await until(lambda: worker.outcomes["sent"] == 1 and worker.outcomes["failed"] == 1)
+    assert [m["chat_id"] for m in platforms.telegram.sent] == [900001]

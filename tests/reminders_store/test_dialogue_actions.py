@@ -147,3 +147,31 @@ async def test_a_consent_button_without_a_birth_date_asks_for_it(
     )
     assert "tanggal lahir" in done[0]["text"].lower()
     assert await store.list_children(redis, redis_prefix, user_key("tg:503")) == []
+
+
+async def test_one_posyandu_can_be_stopped_and_its_planned_reminder_is_not_sent(
+    redis: Redis, redis_prefix: str, directory: Directory
+) -> None:
+    from actions.datarights import ActionStopAll
+    from actions.reminders.consent import PURPOSE_POSYANDU
+    from tests.reminders_store.conftest import consent
+
+    user = user_key("tg:504")
+    await consent(redis, redis_prefix, user, PURPOSE_POSYANDU, now=NOW)
+    for posyandu in ("JKT1", "BTN1"):
+        said = await run(
+            ActionSubscribePosyandu(**wiring(redis, redis_prefix)),
+            tracker(
+                "tg:504", "x", "subscribe_reminder", [{"entity": "posyandu_id", "value": posyandu}]
+            ),
+        )
+    stop_one = said[0]["buttons"][0]["payload"]
+    assert stop_one == '/unsubscribe{"posyandu_id": "BTN1"}'
+    stop = ActionStopAll(redis, redis_prefix)
+    said = await run(
+        stop,
+        tracker("tg:504", stop_one, "unsubscribe", [{"entity": "posyandu_id", "value": "BTN1"}]),
+    )
+    assert "Posyandu Mawar" in said[0]["text"] and "STOP" in said[0]["text"]
+    left = await store.list_subscriptions(redis, redis_prefix, user)
+    assert [s.posyandu_id for s in left] == ["JKT1"]
