@@ -9,6 +9,7 @@ import aiohttp
 from redis.asyncio import Redis
 
 from actions.pseudonym import user_key
+from actions.reminders.model import Send
 from bot.reminders import report, schedule
 from bot.reminders.senders import Sender, TelegramSender, template_name
 from bot.reminders.store import Keys, promote
