@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import json
 import logging
@@ -86,7 +87,7 @@ def local_today(now: float, village_code: str | None = None) -> dt.date:
     return dt.datetime.fromtimestamp(now, zone).date()
 
 
-class ReminderAction(Action):
+class ReminderAction(Action, abc.ABC):
     """Shared wiring: Redis, the clock (replaceable in tests), errors as kind replies."""
 
     def __init__(
@@ -104,8 +105,8 @@ class ReminderAction(Action):
     def prefix(self) -> str:
         return self._prefix if self._prefix is not None else redis_prefix()
 
-    def name(self) -> str:  # pragma: no cover - every subclass names itself
-        raise NotImplementedError
+    @abc.abstractmethod
+    def name(self) -> str: ...
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -119,8 +120,8 @@ class ReminderAction(Action):
             dispatcher.utter_message(text=texts()["unavailable"])
         return []
 
-    async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None: ...
 
     def user(self, tracker: Tracker) -> str:
         return user_key(tracker.sender_id)

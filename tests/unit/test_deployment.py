@@ -52,3 +52,13 @@ def test_rasa_api_is_off_and_actions_need_the_secret_in_the_image() -> None:
     assert "python -m rasa_sdk" not in dockerfile
     endpoints = (ROOT / "endpoints.yml").read_text(encoding="utf-8")
     assert "Authorization: Bearer ${KS_ACTION_TOKEN}" in endpoints
+
+
+def test_the_action_server_starts_and_serves_every_action_of_the_domain() -> None:
+    from rasa_sdk.executor import ActionExecutor
+
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    executor = ActionExecutor()
+    executor.register_package("actions")  # what actions.server does at start
+    served = set(executor.actions)
+    assert set(domain["actions"]) <= served, set(domain["actions"]) - served
