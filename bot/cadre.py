@@ -886,3 +886,27 @@ def _clean(text: str) -> str:
 
 def _told(count: int) -> str:
     return say("told", count=count) if count else say("told_none")
+
+
+async def forget_held(redis: Redis, prefix: str, subscriber: str) -> int:
+    """Erasure: drop a subscriber's sends from confirmed commands not yet planned (their
+    address is in them for up to an hour after a Redis failure); the number dropped."""
+    dropped = 0
+    async for raw_key in redis.scan_iter(match=f"{prefix}cadre:out:*", count=1000):
+        stored = await redis.get(raw_key)
+        if stored is None:
+            continue
+        loaded = json.loads(stored)
+        # A broadcast holds [[key, send], ...]; a move or cancellation {"sends": [...], ...}.
+        pairs = loaded["sends"] if isinstance(loaded, dict) else loaded
+        kept = [pair for pair in pairs if decode(pair[0], pair[1]).subscriber != subscriber]
+        if len(kept) == len(pairs):
+            continue
+        dropped += len(pairs) - len(kept)
+        if isinstance(loaded, dict):
+            loaded["sends"] = kept
+        else:
+            loaded = kept
+        ttl = await redis.ttl(raw_key)
+        await redis.set(raw_key, json.dumps(loaded, ensure_ascii=False), ex=max(1, ttl))
+    return dropped

@@ -65,5 +65,7 @@ def engine_forgetters() -> tuple[Forget, ...]:
         if error.name in ("bot.reminders", ENGINE_STORE):
             return ()
         raise
+    from bot.cadre import forget_held
+
     forget: Forget = engine.forget_subscriber
-    return (forget,)
+    return (forget, forget_held)
