@@ -151,3 +151,35 @@ def test_a_new_session_drops_the_previous_one(
     texts = [e.text for e in kept.events if isinstance(e, UserUttered)]
     assert texts == ["pertanyaan ke-99"]
     assert kept.get_slot("village_code") is None
+
+
+def test_the_erase_action_leaves_no_earlier_text_in_the_saved_tracker(
+    store: BoundedRedisTrackerStore, prefix: str
+) -> None:
+    # action_erase_my_data returns SessionStarted: what Rasa saves after it must hold
+    # nothing of the conversation before (the gateway then deletes the key as well).
+    sender = "wa:6281200000009"
+    start = time.time() - 100
+    asyncio.run(converse(store, sender, range(0, 3), start))
+    tracker = asyncio.run(store.retrieve(sender))
+    assert tracker is not None
+    now = time.time()
+    tracker.update_with_events(
+        [
+            UserUttered(
+                "/confirm_delete_my_data",
+                {"name": "confirm_delete_my_data", "confidence": 1.0},
+                timestamp=now,
+            ),
+            ActionExecuted("action_erase_my_data", timestamp=now + 0.1),
+            BotUttered("Semua data Anda sudah dihapus.", timestamp=now + 0.2),
+            SessionStarted(timestamp=now + 0.3),
+            ActionExecuted("action_listen", timestamp=now + 0.4),
+        ],
+        None,
+    )
+    asyncio.run(store.save(tracker))
+    stored = redis.Redis.from_url(TEST_REDIS_URL).get(f"{prefix}:tracker:{sender}")
+    assert stored is not None
+    assert b"pertanyaan ke-" not in stored and b"confirm_delete_my_data" not in stored
+    assert b"village_code" not in stored
