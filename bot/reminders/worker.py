@@ -43,6 +43,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from actions.posyandu.directory import Directory
 from actions.reminders.keys import subscribers
 from actions.reminders.model import Send
 from bot.channels.conversation import user_tag
@@ -513,6 +514,11 @@ class ReminderWorker:
             # Stopped this one Posyandu (not everything) after its reminder was planned.
             await self._finalize(entry_id, send, Outcome("failed", "unsubscribed"))
             return
+        if await self._session_changed(send):
+            # Moved or cancelled after its reminder was planned: the change notice tells,
+            # and the planner plans the moved session's own reminders.
+            await self._finalize(entry_id, send, Outcome("failed", "session_changed"))
+            return
         sender = self._senders.get(send.channel)
         if sender is None:
             await self._finalize(entry_id, send, Outcome("failed", "channel_off"))
@@ -555,6 +561,20 @@ class ReminderWorker:
             return False
         index = subscribers(self._prefix, posyandu)
         return await self._redis.zscore(index, send.subscriber) is None
+
+    async def _session_changed(self, send: Send) -> bool:
+        """A session reminder for a session that has since been moved or cancelled."""
+        posyandu, session = send.extra.get("posyandu"), send.extra.get("session")
+        if not (posyandu and session and send.extra.get("kind", "").startswith("posyandu-")):
+            return False
+        changes = await Directory(self._redis, self._prefix).changes_for(posyandu)
+        # A change of hours on the same day keeps the key: the planner's next run rewrites
+        # the text of the planned reminder instead.
+        return any(
+            change.original.isoformat() == session
+            and (change.cancelled or (change.new_date or change.original).isoformat() != session)
+            for change in changes
+        )
 
     async def _finalize(
         self, entry_id: str, send: Send, outcome: Outcome, *, opted_out: bool = False

@@ -243,3 +243,35 @@ async def test_a_reminder_of_a_posyandu_the_user_left_is_not_sent(
     async with running(redis, redis_prefix, platforms.senders) as worker:
         await until(lambda: worker.outcomes["sent"] == 1 and worker.outcomes["failed"] == 1)
     assert [m["chat_id"] for m in platforms.telegram.sent] == [900001]
+
+
+async def test_a_reminder_of_a_session_moved_or_cancelled_after_planning_is_not_sent(
+    redis: Redis, redis_prefix: str, platforms: Platforms
+) -> None:
+    import datetime as dt
+
+    from actions.posyandu.directory import Directory
+    from actions.posyandu.schedule import Change
+
+    def session(number: int, posyandu: str) -> Send:
+        return tg_send(
+            number,
+            key=f"pos:{posyandu}:2027-03-10:eve:tg{number}",
+            broadcast=None,
+            subscriber="",
+            extra={"kind": "posyandu-eve", "posyandu": posyandu, "session": "2027-03-10"},
+        )
+
+    directory = Directory(redis, redis_prefix)
+    march_10 = dt.date(2027, 3, 10)
+    await directory.set_changes(
+        {
+            "P1": [Change(march_10, cancelled=True)],
+            "P2": [Change(march_10, new_date=dt.date(2027, 3, 12))],
+            "P3": [Change(march_10, new_start=dt.time(13), new_end=dt.time(15))],  # hours only
+        }
+    )
+    await schedule(redis, redis_prefix, [session(1, "P1"), session(2, "P2"), session(3, "P3")])
+    async with running(redis, redis_prefix, platforms.senders) as worker:
+        await until(lambda: worker.outcomes["sent"] == 1 and worker.outcomes["failed"] == 2)
+    assert [m["chat_id"] for m in platforms.telegram.sent] == [900003]
