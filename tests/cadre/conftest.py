@@ -18,7 +18,17 @@ from actions.reminders.cli import parser, run
 from actions.reminders.consent import PURPOSE_POSYANDU
 from actions.reminders.store import contact_of, subscribe_posyandu
 from bot.reminders.store import Keys, decode
-from tests.channels.conftest import PHONE_ID, Stack, start_stack, until
+
+# The fake servers are the channel tests' own fixtures.
+from tests.channels.conftest import (  # noqa: F401
+    PHONE_ID,
+    Stack,
+    graph_api,
+    rasa,
+    start_stack,
+    telegram_api,
+    until,
+)
 from tests.fakes import graph_api as wa
 from tests.fakes import telegram_api as tg
 from tests.fakes.graph_api import FakeGraph
@@ -80,36 +90,10 @@ async def directory(redis: Redis, redis_prefix: str) -> Directory:
 
 
 @pytest.fixture
-async def rasa() -> AsyncIterator[tuple[EchoRasa, str]]:
-    fake = EchoRasa()
-    url = await fake.start()
-    yield fake, url
-    await fake.close()
-
-
-@pytest.fixture
-async def telegram_api() -> AsyncIterator[tuple[FakeTelegram, str]]:
-    fake = FakeTelegram()
-    url = await fake.start()
-    yield fake, url
-    await fake.close()
-
-
-@pytest.fixture
-async def graph_api() -> AsyncIterator[tuple[FakeGraph, str]]:
-    from tests.channels.conftest import GRAPH_VERSION
-
-    fake = FakeGraph(phone_number_id=PHONE_ID, version=GRAPH_VERSION)
-    url = await fake.start()
-    yield fake, url
-    await fake.close()
-
-
-@pytest.fixture
 async def stack(
-    rasa: tuple[EchoRasa, str],
-    telegram_api: tuple[FakeTelegram, str],
-    graph_api: tuple[FakeGraph, str],
+    rasa: tuple[EchoRasa, str],  # noqa: F811 (the imported fixtures)
+    telegram_api: tuple[FakeTelegram, str],  # noqa: F811
+    graph_api: tuple[FakeGraph, str],  # noqa: F811
     redis_prefix: str,
     redis: Redis,
     directory: Directory,

@@ -26,10 +26,9 @@ from actions.inbox import ActionLogUnanswered, UnansweredInbox
 from actions.posyandu.directory import Directory, MyPosyandu
 from actions.posyandu.records import PosyanduRecord
 from actions.pseudonym import pseudonym, user_key
-from tests.fakes.graph_api import FakeGraph
+from tests.channels.conftest import graph_api, telegram_api  # noqa: F401 (fixtures)
 from tests.fakes.rasa_api import refused
 from tests.fakes.server import LocalServer
-from tests.fakes.telegram_api import FakeTelegram
 
 TRACKER_SECONDS = 30 * 24 * 3600
 ASK = {
@@ -200,24 +199,6 @@ class ScriptedRasa:
 @pytest.fixture
 async def scripted(redis: Redis, redis_prefix: str) -> AsyncIterator[tuple[ScriptedRasa, str]]:
     fake = ScriptedRasa(redis, redis_prefix)
-    url = await fake.start()
-    yield fake, url
-    await fake.close()
-
-
-@pytest.fixture
-async def telegram_api() -> AsyncIterator[tuple[FakeTelegram, str]]:
-    fake = FakeTelegram()
-    url = await fake.start()
-    yield fake, url
-    await fake.close()
-
-
-@pytest.fixture
-async def graph_api() -> AsyncIterator[tuple[FakeGraph, str]]:
-    from tests.channels.conftest import GRAPH_VERSION, PHONE_ID
-
-    fake = FakeGraph(phone_number_id=PHONE_ID, version=GRAPH_VERSION)
     url = await fake.start()
     yield fake, url
     await fake.close()
