@@ -34,6 +34,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from actions.immunization import default_schedule, parse_age, parse_done, plan, reply_text
+from actions.immunization.dates import format_date
 from actions.posyandu.directory import Directory, MyPosyandu
 from actions.posyandu.regions import time_zone_of
 from actions.pseudonym import user_key
@@ -184,7 +185,7 @@ class ReminderAction(Action, abc.ABC):
             self.redis, self.prefix, self.user(tracker), age.birth_date, contact, self._clock()
         )
         dispatcher.utter_message(
-            text=texts()["child_registered"].format(birth=_date_words(child.birth_date)),
+            text=texts()["child_registered"].format(birth=format_date(child.birth_date)),
             buttons=[{"title": texts()["stop_button"], "payload": "/unsubscribe"}],
         )
 
@@ -217,7 +218,6 @@ class ActionSubscribePosyandu(ReminderAction):
         if store.contact_of(tracker.sender_id) is None:
             dispatcher.utter_message(text=texts()["web_cannot_remind"])
             return
-        posyandu_id = await self.posyandu_for(tracker)
         text = str(tracker.latest_message.get("text") or "").lower()
         if not next(tracker.get_latest_entity_values("posyandu_id"), None) and _CHILD_WORDS.search(
             text
@@ -227,6 +227,7 @@ class ActionSubscribePosyandu(ReminderAction):
                 dispatcher, tracker
             )
             return
+        posyandu_id = await self.posyandu_for(tracker)
         if posyandu_id is None:
             dispatcher.utter_message(text=texts()["which_posyandu"])
             return
@@ -305,7 +306,7 @@ class ActionChildDoseDone(ReminderAction):
                 text=texts()["which_child"],
                 buttons=[
                     {
-                        "title": child.nickname or _date_words(child.birth_date),
+                        "title": child.nickname or format_date(child.birth_date),
                         "payload": payload(
                             "child_dose_done", child_id=child.id, doses=",".join(sorted(doses))
                         ),
@@ -331,7 +332,7 @@ class ActionChildDoseDone(ReminderAction):
         names = [dose.name for dose in schedule.doses if dose.id in doses]
         dispatcher.utter_message(
             text=texts()["doses_marked"].format(
-                doses=", ".join(names), birth=_date_words(child.birth_date)
+                doses=", ".join(names), birth=format_date(child.birth_date)
             )
         )
 
@@ -345,13 +346,3 @@ def _last_text_of(tracker: Tracker, intents: tuple[str, ...]) -> str:
         if (event.get("parse_data") or {}).get("intent", {}).get("name") in intents:
             return str(event.get("text") or "")
     return ""
-
-
-_MONTHS = (
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
-    "Oktober", "November", "Desember",
-)  # fmt: skip
-
-
-def _date_words(day: dt.date) -> str:
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
