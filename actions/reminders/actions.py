@@ -290,17 +290,20 @@ class ActionChildDoseDone(ReminderAction):
         return "action_child_dose_done"
 
     async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-        text = tracker.latest_message.get("text") or ""
-        doses = parse_done(text)
-        user = self.user(tracker)
-        children = await store.list_children(self.redis, self.prefix, user)
+        chosen = next(tracker.get_latest_entity_values("child_id"), None)
+        if chosen is not None:  # the "which child?" button carries the doses it was asked for
+            listed = next(tracker.get_latest_entity_values("doses"), "")
+            doses = {d for d in str(listed).split(",") if d}
+        else:
+            doses = parse_done(tracker.latest_message.get("text") or "")
         if not doses:
             dispatcher.utter_message(text=texts()["which_doses"])
             return
+        user = self.user(tracker)
+        children = await store.list_children(self.redis, self.prefix, user)
         if not children:
             dispatcher.utter_message(text=texts()["no_child"])
             return
-        chosen = next(tracker.get_latest_entity_values("child_id"), None)
         if chosen is None and len(children) > 1:
             dispatcher.utter_message(
                 text=texts()["which_child"],
@@ -315,9 +318,6 @@ class ActionChildDoseDone(ReminderAction):
                 ],
             )
             return
-        if chosen is not None:
-            listed = next(tracker.get_latest_entity_values("doses"), "")
-            doses = {d for d in str(listed).split(",") if d} or doses
         child_id = str(chosen) if chosen is not None else children[0].id
         schedule = default_schedule()
         child = await store.mark_doses_done(

@@ -175,3 +175,33 @@ async def test_one_posyandu_can_be_stopped_and_its_planned_reminder_is_not_sent(
     assert "Posyandu Mawar" in said[0]["text"] and "STOP" in said[0]["text"]
     left = await store.list_subscriptions(redis, redis_prefix, user)
     assert [s.posyandu_id for s in left] == ["JKT1"]
+
+
+async def test_with_two_children_the_button_marks_the_doses_for_the_one_chosen(
+    redis: Redis, redis_prefix: str
+) -> None:
+    from actions.reminders.consent import PURPOSE_CHILD
+    from tests.reminders_store.conftest import consent
+
+    user = user_key("tg:505")
+    await consent(redis, redis_prefix, user, PURPOSE_CHILD, now=NOW)
+    contact = store.contact_of("tg:505")
+    assert contact is not None
+    for born in (dt.date(2026, 3, 3), dt.date(2026, 9, 1)):
+        await store.add_child(redis, redis_prefix, user, born, contact, NOW)
+    action = ActionChildDoseDone(**wiring(redis, redis_prefix))
+    asked = await run(action, tracker("tg:505", "sudah imunisasi BCG", "child_dose_done"))
+    second = asked[0]["buttons"][1]
+    chosen = next(
+        c
+        for c in await store.list_children(redis, redis_prefix, user)
+        if c.birth_date == dt.date(2026, 9, 1)
+    )
+    assert chosen.id in second["payload"]
+    entities = [{"entity": "child_id", "value": chosen.id}, {"entity": "doses", "value": "bcg"}]
+    marked = await run(action, tracker("tg:505", second["payload"], "child_dose_done", entities))
+    assert "BCG" in marked[0]["text"] and "1 September 2026" in marked[0]["text"]
+    done = {
+        c.birth_date: c.doses_done for c in await store.list_children(redis, redis_prefix, user)
+    }
+    assert done[dt.date(2026, 9, 1)] == frozenset({"bcg"}) and not done[dt.date(2026, 3, 3)]
