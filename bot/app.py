@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +11,6 @@ import aiohttp
 import yaml
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import RedisError
 
 from actions.pseudonym import deployment_secret
 from actions.retention import run_once_per_interval
@@ -33,6 +31,7 @@ from bot.keys import (
 )
 from bot.logs import quiet_libraries
 from bot.metrics import metrics
+from bot.periodic import repeat
 from bot.rasa_client import RasaClient
 from bot.reminders.gateway import reminders_ctx
 from bot.safety import SafetyNet
@@ -84,21 +83,12 @@ async def _retention(app: web.Application) -> AsyncIterator[None]:
 
     stopping = asyncio.Event()
 
-    async def loop() -> None:
-        while not stopping.is_set():
-            try:
-                await run_once_per_interval(app[REDIS], settings.redis_prefix, interval)
-            except (RedisError, OSError) as error:
-                logger.warning(
-                    "Retention job skipped: Redis unavailable (%s)", type(error).__name__
-                )
-            # Waiting on an event, not only on cancel(): a cancellation that lands inside a
-            # Redis call can be absorbed by the client's own timeouts, and shutdown must
-            # never wait the whole interval for it.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=min(interval, 600))
+    async def once() -> None:
+        await run_once_per_interval(app[REDIS], settings.redis_prefix, interval)
 
-    task = asyncio.get_running_loop().create_task(loop())
+    task = asyncio.get_running_loop().create_task(
+        repeat(once, min(interval, 600), stopping, "Retention job")
+    )
     yield
     stopping.set()
     task.cancel()

@@ -10,14 +10,13 @@ Its cost follows what is due (the planners' indices), not the size of the direct
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from actions.reminders.planner import plan_children, plan_posyandu
+from bot.periodic import repeat
 from bot.reminders.store import schedule
 
 __all__ = ["HORIZON_HOURS", "PLAN_LOCK", "plan_once", "planning_loop"]
@@ -42,16 +41,14 @@ async def plan_once(redis: Redis, prefix: str, now: float | None = None) -> int:
 
 async def planning_loop(redis: Redis, prefix: str, interval: float, stop: asyncio.Event) -> None:
     """Plan once per `interval` across all instances until `stop` is set."""
-    while not stop.is_set():
-        try:
-            if await redis.set(f"{prefix}{PLAN_LOCK}", "1", nx=True, ex=max(1, int(interval))):
+
+    async def once() -> None:
+        if await redis.set(f"{prefix}{PLAN_LOCK}", "1", nx=True, ex=max(1, int(interval))):
+            try:
                 planned = await plan_once(redis, prefix)
-                logger.info("Reminder planning: %d sends due within %.0f h", planned, HORIZON_HOURS)
-        except (RedisError, OSError) as error:
-            logger.warning(
-                "Reminder planning skipped: Redis unavailable (%s)", type(error).__name__
-            )
-        except ValueError:
-            logger.exception("Reminder planning produced a send the engine refused")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+            except ValueError:
+                logger.exception("Reminder planning produced a send the engine refused")
+                return
+            logger.info("Reminder planning: %d sends due within %.0f h", planned, HORIZON_HOURS)
+
+    await repeat(once, interval, stop, "Reminder planning")
