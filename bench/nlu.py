@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import statistics
 import sys
 import time
@@ -36,7 +35,7 @@ from typing import Any
 import redis as redis_sync
 import yaml
 
-from bench.overlap import HELDOUT_FILES, read_examples
+from bench.overlap import HELDOUT_FILES, read_examples, sentence_count
 from nlu.emergency import DECLINE_MIN, EmergencyRules, below_thresholds, decide
 from nlu.normalize import SlangDictionary, normalize
 from scripts.stack import ROOT, Stack, free_port
@@ -61,11 +60,6 @@ THRESHOLDS = [round(0.2 + 0.05 * i, 2) for i in range(15)]
 AMBIGUITIES = [0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2]
 # 1.01: declines never kept below the threshold (the FallbackClassifier alone).
 DECLINE_MINS = [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 1.01]
-
-
-def sentence_count(text: str) -> int:
-    """Sentences as a reader counts them (the long set's rule: three or more)."""
-    return len([s for s in re.split(r"[.!?\n]+", text) if re.search(r"\w", s)])
 
 
 def load_heldout(path: Path = HELDOUT) -> list[tuple[str, str]]:

@@ -1,7 +1,5 @@
 """The held-out sets measure what the README says they measure."""
 
-import re
-
 import yaml
 
 from bench.overlap import (
@@ -13,15 +11,11 @@ from bench.overlap import (
     collisions,
     heldout_examples,
     read_examples,
+    sentence_count,
     training_examples,
 )
 
 SHORT, LONG, BORDER = HELDOUT_FILES
-_SENTENCE = re.compile(r"[^.!?\n]*[^\W_][^.!?\n]*[.!?\n]*")
-
-
-def sentence_count(text: str) -> int:
-    return len([s for s in _SENTENCE.findall(text) if s.strip()])
 
 
 def test_no_heldout_utterance_was_trained_on() -> None:
