@@ -290,6 +290,9 @@ class ActionChildDoseDone(ReminderAction):
         return "action_child_dose_done"
 
     async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        if store.contact_of(tracker.sender_id) is None:  # no child can be registered here
+            dispatcher.utter_message(text=texts()["web_cannot_remind"])
+            return
         chosen = next(tracker.get_latest_entity_values("child_id"), None)
         if chosen is not None:  # the "which child?" button carries the doses it was asked for
             listed = next(tracker.get_latest_entity_values("doses"), "")

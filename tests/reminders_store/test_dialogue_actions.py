@@ -205,3 +205,11 @@ async def test_with_two_children_the_button_marks_the_doses_for_the_one_chosen(
         c.birth_date: c.doses_done for c in await store.list_children(redis, redis_prefix, user)
     }
     assert done[dt.date(2026, 9, 1)] == frozenset({"bcg"}) and not done[dt.date(2026, 3, 3)]
+
+
+async def test_doses_given_on_the_web_chat_point_to_whatsapp_or_telegram(
+    redis: Redis, redis_prefix: str
+) -> None:
+    action = ActionChildDoseDone(**wiring(redis, redis_prefix))
+    said = await run(action, tracker("web:abc", "sudah imunisasi BCG", "child_dose_done"))
+    assert "WhatsApp atau Telegram" in said[0]["text"]
