@@ -7,6 +7,10 @@ promoters read identifies who asked (the reply promises "tanpa nama atau nomor
 Anda"). So that "hapus data saya" can erase a user's questions, a separate set
 per user (`inbox:unanswered:user:<user_key>`, a keyed pseudonym, 90 days) lists
 the ids of their items; it is never shown with the questions.
+
+An item may carry a `region`: the kecamatan code (never finer) of the asker's Posyandu,
+when known, so the console shows a Puskesmas officer the questions of their kecamatan.
+Items filed before regions were kept have none (read them with `.get("region")`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from actions.pseudonym import user_key
+from actions.reminders.store import home_desa
 from actions.store import as_text, redis_prefix, shared_redis
 
 logger = logging.getLogger(__name__)
@@ -37,6 +42,8 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _NIK = re.compile(r"(?<!\d)\d(?:[ .-]?\d){15}(?!\d)")
 _PHONE = re.compile(r"(?<![\w+])(?:\+62|62|0)[ .-]?8(?:[ .-]?\d){6,12}(?!\d)")
 _LONG_NUMBER = re.compile(r"(?<!\d)\d(?:[ .-]?\d){9,}(?!\d)")
+# A kecamatan code, or a finer one (desa) whose kecamatan is kept: "74.10.05".
+_KECAMATAN = re.compile(r"^\d{2}\.\d{2}\.\d{2}(?:\.\d{4})?$")
 
 
 def redact(text: str) -> str:
@@ -45,6 +52,13 @@ def redact(text: str) -> str:
     text = _NIK.sub("[nik]", text)
     text = _PHONE.sub("[telepon]", text)
     return _LONG_NUMBER.sub("[angka]", text)
+
+
+def kecamatan_of(region_code: str | None) -> str | None:
+    """The kecamatan part of a kecamatan or desa code; None for anything else."""
+    if not region_code or not _KECAMATAN.match(region_code):
+        return None
+    return region_code[:8]
 
 
 class UnansweredInbox:
@@ -58,10 +72,15 @@ class UnansweredInbox:
 
     def __init__(self, redis: Redis, prefix: str = "ks:", *, limit: int = INBOX_LIMIT) -> None:
         self._redis = redis
+        self._prefix = prefix
         self._index = f"{prefix}inbox:unanswered"
         self._item = f"{prefix}inbox:unanswered:item:"
         self._by_user = f"{prefix}inbox:unanswered:user:"
         self._limit = limit
+
+    async def home_desa(self, sender_id: str) -> str | None:
+        """The desa code of the user's Posyandu (`home_desa`), or None."""
+        return await home_desa(self._redis, self._prefix, sender_id)
 
     @property
     def index_key(self) -> str:
@@ -94,7 +113,10 @@ class UnansweredInbox:
         guesses: list[dict[str, Any]],
         intent: str | None = None,
         sender_id: str | None = None,
+        region: str | None = None,
     ) -> None:
+        """File a question. `region`: the asker's kecamatan or desa code, if known; only
+        the kecamatan is kept."""
         now = dt.datetime.now(dt.UTC)
         item = {
             "text": redact(text),
@@ -106,6 +128,9 @@ class UnansweredInbox:
                 for g in guesses[:3]
             ],
         }
+        kecamatan = kecamatan_of(region)
+        if kecamatan is not None:  # only when known: items keep their old shape otherwise
+            item["region"] = kecamatan
         item_id = uuid.uuid4().hex
         stamp = now.timestamp()
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -148,6 +173,11 @@ class ActionLogUnanswered(Action):
         text = message.get("text") or ""
         metadata = message.get("metadata") or {}
         inbox = self._inbox or UnansweredInbox(shared_redis(), redis_prefix())
+        region = None
+        try:  # the kecamatan lets the console show Puskesmas officers their area's questions
+            region = await inbox.home_desa(tracker.sender_id)
+        except RedisError as error:
+            logger.warning("Unanswered question filed without region (%s)", type(error).__name__)
         try:
             await inbox.add(
                 text,
@@ -155,6 +185,7 @@ class ActionLogUnanswered(Action):
                 message.get("intent_ranking") or [],
                 (message.get("intent") or {}).get("name"),
                 tracker.sender_id,
+                region,
             )
         except RedisError:
             logger.exception("Could not file an unanswered question")

@@ -85,6 +85,13 @@ POLICY: tuple[Kind, ...] = (
     Kind("cadre:ask:*", 3600, "a cadre's command waiting for their choice or confirmation"),
     Kind("cadre:out:*", 3600, "notices of a confirmed cadre command until they are planned"),
     Kind("cadre:recent:*", 30 * DAY, "ids of a cadre's latest broadcasts (no text), for LAPORAN"),
+    # The console's dashboard (bot/console/stats.py). Its aggregates (`stats:q:`, `stats:p:`,
+    # `stats:kabs:`, `stats:rem:`) are not per-user data and are not listed: counts per topic,
+    # region and week, and HyperLogLogs of a keyed pseudonym that cannot list, or remove, one
+    # person; each expires two years after its week (EXPIREAT when written). Erasure has
+    # nothing to take out of them. What is per message is this map, named by a keyed hash of
+    # the WhatsApp message id (which carries the number):
+    Kind("stats:wamid:*", 7 * DAY, "the Posyandu a WhatsApp reminder was for (delivery count)"),
 )
 DEAD_LETTER_MAX_AGE = 30 * DAY
 UNANSWERED_INDEX = "inbox:unanswered"

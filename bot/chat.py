@@ -23,6 +23,7 @@ from bot.access import (
     client_ip,
     over_limit,
 )
+from bot.channels.conversation import count_for_dashboard
 from bot.channels.message import Inbound, Outbound
 from bot.errors import ApiError, error_response, read_json_object
 from bot.keys import MESSAGES, RASA, REDIS, SAFETY, SESSIONS, SETTINGS, WEB_SLOTS
@@ -97,12 +98,12 @@ async def chat(request: web.Request) -> web.Response:
         async with asyncio.timeout(settings.rasa_timeout_seconds):
             await app[WEB_SLOTS].acquire()
     except TimeoutError:
-        return _with_session(_rasa_unavailable(app, text), caller, settings)
+        return _with_session(_rasa_unavailable(app, text, message.sender_id), caller, settings)
     try:
         turn = await app[RASA].send(message.sender_id, text, metadata)
     except RasaUnavailable as error:
         logger.warning("Rasa unavailable: %s", error)
-        return _with_session(_rasa_unavailable(app, text), caller, settings)
+        return _with_session(_rasa_unavailable(app, text, message.sender_id), caller, settings)
     finally:
         app[WEB_SLOTS].release()
 
@@ -115,6 +116,7 @@ async def chat(request: web.Request) -> web.Response:
     except RedisError as error:
         logger.warning("Erasure or stop not done: Redis unavailable (%s)", type(error).__name__)
         return _with_session(_rasa_unavailable(app, text), caller, settings)
+    count_for_dashboard(app[REDIS], settings.redis_prefix, message.sender_id, turn.intent)
     MESSAGES_OUT.labels(WEB_CHANNEL, "sent").inc(len(replies))
     REPLY_SECONDS.labels(WEB_CHANNEL).observe(time.monotonic() - started)
     response = ChatResponse(
@@ -228,10 +230,17 @@ async def _obey(app: web.Application, command: Command, message: Inbound) -> web
     return web.json_response(body.model_dump())
 
 
-def _rasa_unavailable(app: web.Application, text: str) -> web.Response:
-    """503 with a polite reply; a danger sign still gets the emergency reply first."""
+def _rasa_unavailable(
+    app: web.Application, text: str, sender_id: str | None = None
+) -> web.Response:
+    """503 with a polite reply; a danger sign still gets the emergency reply first. With
+    `sender_id` (Rasa never answered this message), the emergency is counted for the
+    dashboard: the web chat does not retry, so Rasa will not count it later."""
     safety, messages = app[SAFETY], app[MESSAGES]
     emergency = safety.reply_for(text)
+    if emergency is not None and sender_id is not None:
+        prefix = app[SETTINGS].redis_prefix
+        count_for_dashboard(app[REDIS], prefix, sender_id, "emergency", emergency=True)
     replies = [Reply(text=emergency)] if emergency is not None else []
     replies.append(Reply(text=messages["rasa_unavailable"]))
     body = ChatResponse(

@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
-from actions.posyandu.directory import Directory
+from actions.posyandu.directory import Directory, MyPosyandu
 from actions.pseudonym import user_key
 from actions.reminders import keys
 from actions.reminders.consent import (
@@ -209,6 +209,29 @@ def parse_record(user: str, raw: dict[bytes | str, bytes | str]) -> UserRecord:
 async def load_user(redis: Redis, prefix: str, user: str) -> UserRecord:
     """The user's record as stored (empty if there is none)."""
     return parse_record(user, await redis.hgetall(keys.user_record(prefix, user)))
+
+
+async def home_desa(redis: Redis, prefix: str, sender_id: str) -> str | None:
+    """The desa code of the user's Posyandu: the one they saved, else the one of their
+    oldest live subscription; None when neither is known or the record is broken.
+
+    Reads only (a saved Posyandu's year is not extended). Raises RedisError.
+    """
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.get(MyPosyandu(redis, prefix).key(sender_id))
+        pipe.hgetall(keys.user_record(prefix, user_key(sender_id)))
+        mine, raw = await pipe.execute()
+    posyandu_id = as_text(mine) if mine else None
+    if posyandu_id is None and raw:
+        live = parse_record("", raw).live_subscriptions(time.time())
+        posyandu_id = live[0].posyandu_id if live else None
+    if posyandu_id is None:
+        return None
+    try:
+        found = await Directory(redis, prefix).get(posyandu_id)
+    except ValueError:  # a broken directory record (pydantic's error is a ValueError)
+        return None
+    return found.village_code if found else None
 
 
 # --- Posyandu subscriptions ----------------------------------------------------------------

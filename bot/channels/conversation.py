@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -20,7 +21,14 @@ from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.safety import SafetyNet
 from bot.stopwords import Command, stop_command
 
-__all__ = ["Channel", "Conversation", "first_notice_in_process", "user_key", "user_tag"]
+__all__ = [
+    "Channel",
+    "Conversation",
+    "count_for_dashboard",
+    "first_notice_in_process",
+    "user_key",
+    "user_tag",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +36,10 @@ DOWN_NOTICE_SECONDS = 600
 # A user who blocked the bot: remembered 90 days (retention policy), cleared when they write.
 UNREACHABLE_TTL_SECONDS = 90 * 24 * 3600
 ANSWER_TTL = 3600  # Rasa's answer, kept until its replies are out (retries come sooner)
+# Counting a turn for the dashboard runs beside the reply: at most this long, and at most
+# this many at once (a stalled Redis drops counts rather than piling up tasks).
+COUNT_TIMEOUT_SECONDS = 2.0
+MAX_COUNTING = 500
 
 
 class Channel(Protocol):
@@ -54,6 +66,59 @@ def first_notice_in_process(sender_id: str, seconds: float = DOWN_NOTICE_SECONDS
 def user_tag(sender_id: str) -> str:
     """A short keyed tag for log lines (chat ids and phone numbers are personal data)."""
     return pseudonym(sender_id, "log", 10)
+
+
+_counting: set[asyncio.Task[None]] = set()
+
+
+def count_for_dashboard(
+    redis: Redis, prefix: str, sender_id: str, intent: str | None, *, emergency: bool = False
+) -> None:
+    """Count one turn in the console's dashboard (bot/console/stats.py `record_turn`), in
+    the background: the reply never waits for it, and a failure only logs a warning.
+    Pleasantries, button answers and turns without an intent cost nothing."""
+    try:
+        # Imported here: bot.console imports the channels (its preview), which import us.
+        from bot.console.stats import NOT_QUESTIONS
+
+        if not emergency and (not intent or intent in NOT_QUESTIONS):
+            return
+        if len(_counting) >= MAX_COUNTING:
+            logger.warning("Dashboard: a turn was not counted (too many waiting for Redis)")
+            return
+        task = asyncio.create_task(_count(redis, prefix, sender_id, intent, emergency, time.time()))
+    except Exception as error:  # a bug in the dashboard never costs the user their reply
+        logger.warning("Dashboard: a turn was not counted (%s)", type(error).__name__)
+        return
+    _counting.add(task)
+    task.add_done_callback(_counting.discard)
+
+
+async def _count(
+    redis: Redis, prefix: str, sender_id: str, intent: str | None, emergency: bool, when: float
+) -> None:
+    from bot.console.stats import record_turn, region_of
+
+    try:
+        async with asyncio.timeout(COUNT_TIMEOUT_SECONDS):
+            try:
+                region = await region_of(redis, prefix, sender_id)
+            except RedisError:
+                raise
+            except Exception as error:  # a bad record: counted where the user is unknown
+                logger.warning("Dashboard: region not found (%s)", type(error).__name__)
+                region = None
+            await record_turn(
+                redis,
+                prefix,
+                intent=intent,
+                user=sender_id,
+                region_code=region,
+                when=when,
+                emergency=emergency,
+            )
+    except Exception as error:  # Redis down or slow, or a bug: the user's reply is unaffected
+        logger.warning("Dashboard: a turn was not counted (%s)", type(error).__name__)
 
 
 class Conversation:
@@ -105,6 +170,8 @@ class Conversation:
                     await self._notice_unavailable(message, channel, text)
                 raise RetryLater(f"Rasa unavailable ({error})") from None
             answer = turn.messages
+            # Here only: a retry resends the remembered answer and is not counted again.
+            count_for_dashboard(self._redis, self._prefix, message.sender_id, turn.intent)
             await self._remember(message, answer)
         replies = Outbound.from_rasa(answer) or [Outbound(self._messages["no_reply"])]
         await channel.send(message, replies)

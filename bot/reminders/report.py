@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from redis.asyncio import Redis
@@ -10,6 +12,8 @@ from bot.channels.graph import UNDELIVERABLE_CODES
 from bot.reminders.store import CONFIRMED, DONE_TTL_SECONDS, REPORT_TTL_SECONDS, Keys
 
 __all__ = ["COUNTS", "record_status", "report"]
+
+logger = logging.getLogger(__name__)
 
 COUNTS = ("scheduled", "sent", "delivered", "read", "failed", "blocked", "opted_out", "cancelled")
 
@@ -71,6 +75,7 @@ async def record_status(
     reference: str | None = None,
 ) -> None:
     """A WhatsApp status update (webhook) for a message we sent; raises RedisError."""
+    await _count_for_dashboard(redis, prefix, wamid, status)
     keys = Keys(prefix)
     if reference and status in ("sent", "delivered", "read"):
         await redis.register_script(_CONFIRM)(
@@ -94,6 +99,18 @@ async def record_status(
             keys=[keys.wamid(wamid), keys.report(_text(broadcast))],
             args=[REPORT_TTL_SECONDS, *pairs],
         )
+
+
+async def _count_for_dashboard(redis: Redis, prefix: str, wamid: str, status: str) -> None:
+    """A reminder of a Posyandu delivered, in the console's dashboard (reminders and
+    broadcasts alike; counted once). A failure here only logs a warning."""
+    # Imported here: bot.console imports the channels, and WhatsApp's imports this module.
+    from bot.console.stats import record_reminder_status
+
+    try:
+        await record_reminder_status(redis, prefix, wamid=wamid, status=status, when=time.time())
+    except Exception as error:
+        logger.warning("Dashboard: a delivery was not counted (%s)", type(error).__name__)
 
 
 def _text(value: Any) -> str:

@@ -48,6 +48,7 @@ from actions.reminders.keys import subscribers
 from actions.reminders.model import Send
 from bot.channels.conversation import user_tag
 from bot.channels.message import CHANNEL_PREFIXES
+from bot.console.stats import record_reminder_outcome
 from bot.reminders.quiet import next_allowed
 from bot.reminders.senders import Outcome, Sender
 from bot.reminders.store import (
@@ -170,6 +171,10 @@ if ARGV[5] ~= '' then
 end
 return 1
 """
+
+# Refusals that are no failure, as the dashboard counts them: the user left that Posyandu,
+# or the session was moved or cancelled (its notice tells them instead).
+_CANCELLED_REASONS = frozenset({"unsubscribed", "session_changed"})
 
 # KEYS: stream, events. ARGV: entry id, group, event fields...
 _ACK_WITH_EVENT = """
@@ -590,7 +595,7 @@ class ReminderWorker:
             done = f"failed:{outcome.reason}"
             counter, reason, event = "failed", outcome.reason, "failed"
         wamid_map = keys.wamid(outcome.wamid) if outcome.wamid and send.broadcast else ""
-        await self._finalize_script(
+        first = await self._finalize_script(
             keys=[
                 keys.item(send.key),
                 keys.done(send.key),
@@ -621,8 +626,32 @@ class ReminderWorker:
                 EVENTS_TTL_SECONDS,
             ],
         )
+        posyandu = send.extra.get("posyandu")
+        if first and posyandu:  # once per send, like its broadcast's report
+            cancelled = counter == "failed" and reason in _CANCELLED_REASONS
+            await self._count_for_dashboard(
+                send, posyandu, "cancelled" if cancelled else counter, outcome.wamid
+            )
         SENDS.labels(send.channel, counter).inc()
         self.outcomes[counter] += 1
+
+    async def _count_for_dashboard(
+        self, send: Send, posyandu: str, outcome: str, wamid: str | None
+    ) -> None:
+        """The Posyandu's reminders sent, failed, ... in the console's dashboard. The send
+        is done whatever happens here: a failure only logs a warning."""
+        try:
+            await record_reminder_outcome(
+                self._redis,
+                self._prefix,
+                posyandu_id=posyandu,
+                outcome=outcome,
+                when=self._clock(),
+                utc_offset_hours=send.utc_offset_hours,
+                wamid=wamid or None,
+            )
+        except Exception as error:
+            logger.warning("Dashboard: a reminder was not counted (%s)", type(error).__name__)
 
     async def _reschedule(self, entry_id: str, send: Send, when: float, claim: str = "") -> None:
         keys = self._keys

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -11,6 +12,11 @@ from redis.asyncio import Redis
 from actions.content import ContentStore
 from actions.faq import ActionAnswerFaq
 from actions.inbox import ActionLogUnanswered, UnansweredInbox, redact
+from actions.posyandu.directory import Directory, MyPosyandu
+from actions.posyandu.records import PosyanduRecord
+from actions.pseudonym import user_key
+from actions.reminders.consent import PURPOSE_POSYANDU, consent_text, record_consent
+from actions.reminders.store import Contact, home_desa, subscribe_posyandu
 from actions.safety import ActionEmergencyFollowup
 from tests.actions.conftest import tracker_for
 
@@ -160,3 +166,64 @@ async def test_inbox_items_expire_within_90_days_and_the_cap_holds(
     assert len(item_keys) == 3
     for key in item_keys:
         assert 0 < await redis.ttl(key) <= 90 * 24 * 3600
+
+
+def _posyandu(posyandu_id: str, village_code: str) -> PosyanduRecord:
+    return PosyanduRecord(
+        id=posyandu_id,
+        name=f"Posyandu {posyandu_id}",
+        village_code=village_code,
+        lat=-4.55,
+        lon=123.08,
+        schedule="Selasa kedua setiap bulan, 08.00-11.00",
+    )
+
+
+async def _subscribe(
+    redis: Redis, prefix: str, sender_id: str, posyandu_id: str, now: float
+) -> None:
+    user = user_key(sender_id)
+    version = consent_text(PURPOSE_POSYANDU).version
+    await record_consent(redis, prefix, user, PURPOSE_POSYANDU, version, now)
+    contact = Contact("telegram", sender_id.partition(":")[2])
+    await subscribe_posyandu(redis, prefix, user, posyandu_id, contact, now)
+
+
+async def test_an_unanswered_question_keeps_only_the_kecamatan_of_the_asker(
+    redis: Redis, redis_prefix: str
+) -> None:
+    await Directory(redis, redis_prefix).upsert([_posyandu("P-BTN", "74.10.05.2003")])
+    await MyPosyandu(redis, redis_prefix).remember("web:test", "P-BTN")
+    inbox = UnansweredInbox(redis, redis_prefix)
+    tracker = tracker_for("nlu_fallback", 0.4, text="obat cacing untuk anak 2 tahun")
+    await ActionLogUnanswered(inbox).run(CollectingDispatcher(), tracker, {})
+    old = {"text": "pertanyaan lama", "intent": None, "channel": "web", "at": "", "guesses": []}
+    await redis.set(inbox.item_key("old"), json.dumps(old))  # filed before regions were kept
+    await redis.zadd(inbox.index_key, {"old": time.time() - 60})
+    filed, earlier = await inbox.latest()
+    assert filed["region"] == "74.10.05"  # the kecamatan, never the desa
+    assert "74.10.05.2003" not in json.dumps(filed)
+    assert earlier["text"] == "pertanyaan lama" and earlier.get("region") is None
+
+
+async def test_the_home_desa_is_the_saved_posyandu_else_the_oldest_live_subscription(
+    redis: Redis, redis_prefix: str
+) -> None:
+    directory = Directory(redis, redis_prefix)
+    await directory.upsert([_posyandu("P-A", "74.10.05.2003"), _posyandu("P-B", "31.71.01.1001")])
+    now = time.time()
+    await _subscribe(redis, redis_prefix, "tg:2", "P-B", now - 10)
+    await _subscribe(redis, redis_prefix, "tg:2", "P-A", now)
+    await MyPosyandu(redis, redis_prefix).remember("tg:2", "P-A")
+    await _subscribe(redis, redis_prefix, "tg:3", "P-B", now - 10)
+    await _subscribe(redis, redis_prefix, "tg:3", "P-A", now)
+    await MyPosyandu(redis, redis_prefix).remember("tg:4", "P-GONE")  # no longer listed
+
+    assert await home_desa(redis, redis_prefix, "tg:2") == "74.10.05.2003"  # saved
+    assert await home_desa(redis, redis_prefix, "tg:3") == "31.71.01.1001"  # oldest live
+    assert await home_desa(redis, redis_prefix, "tg:4") is None
+    assert await home_desa(redis, redis_prefix, "tg:5") is None
+    # A subscription past its time does not count.
+    record = f"{redis_prefix}u:{user_key('tg:3')}:rem"
+    await redis.hset(record, "p:P-B", f"{now - 10}|{now - 1}")
+    assert await home_desa(redis, redis_prefix, "tg:3") == "74.10.05.2003"
