@@ -28,7 +28,7 @@ run: venvs $(MODEL) ## Create the environments, train if needed, start everythin
 	$(APP_PY) -m scripts.stack
 
 .PHONY: test
-test: venvs lint typecheck test-unit test-nlu validate $(MODEL) test-stories test-e2e ## Every check CI runs
+test: venvs lint typecheck test-unit test-nlu validate $(MODEL) test-stories test-e2e test-browser ## Every check CI runs
 	@echo "make test: all checks passed"
 
 venvs: $(VENV_RASA)/.installed $(VENV_APP)/.installed ## Create both environments
@@ -72,7 +72,7 @@ typecheck: $(VENV_APP)/.installed ## mypy on bot/ and actions/
 
 .PHONY: test-unit
 test-unit: $(VENV_APP)/.installed ## Unit, action and gateway tests (real Redis, fake Rasa)
-	TEST_REDIS_URL=$$(scripts/test-redis.sh $(APP_PY)) $(APP_PY) -m pytest tests/unit tests/actions tests/gateway tests/posyandu tests/channels tests/reminders_store tests/datarights tests/reminders tests/cadre
+	TEST_REDIS_URL=$$(scripts/test-redis.sh $(APP_PY)) $(APP_PY) -m pytest tests/unit tests/actions tests/gateway tests/posyandu tests/channels tests/reminders_store tests/datarights tests/reminders tests/cadre tests/console
 
 .PHONY: test-nlu
 test-nlu: $(VENV_RASA)/.installed $(VENV_APP)/.installed ## NLU components and the tracker store (in the Rasa environment, real Redis)
@@ -91,6 +91,10 @@ test-stories: $(MODEL) ## Rasa test stories (real Indonesian text) against the t
 .PHONY: test-e2e
 test-e2e: $(MODEL) $(VENV_APP)/.installed ## The whole stack: Rasa 3.6 + rasa-sdk action server + gateway
 	TEST_REDIS_URL=$$(scripts/test-redis.sh $(APP_PY)) $(APP_PY) -m pytest tests/e2e
+
+.PHONY: test-browser
+test-browser: $(MODEL) $(VENV_APP)/.installed ## The console in Debian's chromium (Playwright) against the whole stack
+	CHROMIUM=$$(scripts/ensure-chromium.sh) TEST_REDIS_URL=$$(scripts/test-redis.sh $(APP_PY)) $(APP_PY) -m pytest tests/browser
 
 .PHONY: bench-nlu
 bench-nlu: venvs $(MODEL) ## Held-out NLU accuracy and chat API latency (bench/heldout.yml)

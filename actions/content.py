@@ -3,6 +3,7 @@
 `python -m actions.content check data/faq` validates the entries;
 `python -m actions.content publish data/faq` validates them and publishes them
 to Redis, where the actions read them: an edit takes effect without retraining.
+Entries published later in the web console are kept (see ContentStore.publish).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from actions.store import as_text
 
 __all__ = ["ContentError", "ContentStore", "FaqEntry", "Source", "load_entries"]
 
@@ -89,34 +93,84 @@ def load_entries(folder: Path, today: dt.date | None = None) -> dict[str, FaqEnt
 
 
 class ContentStore:
-    """Published FAQ entries in one Redis hash (topic id -> JSON)."""
+    """Published FAQ entries in one Redis hash (topic id -> JSON).
+
+    A second hash, `faq:edited` (topic id -> ISO date), marks the entries an editor
+    published in the console, so that publishing the files at start-up keeps them.
+    """
 
     def __init__(self, redis: Redis, prefix: str = "ks:") -> None:
         self._redis = redis
         self._key = f"{prefix}faq:published"
+        self._edited = f"{prefix}faq:edited"
 
-    async def publish(self, entries: dict[str, FaqEntry]) -> None:
-        """Replace the published set atomically."""
-        mapping: dict[str | bytes | bytearray | memoryview | int | float, Any] = {
-            topic: entry.model_dump_json() for topic, entry in entries.items()
-        }
+    async def publish(self, entries: dict[str, FaqEntry]) -> list[str]:
+        """Replace the published set with the reviewed files, atomically; returns the topics kept.
+
+        An entry an editor published on or after its file's `reviewed` date is kept (a
+        restart must not undo the console's work); a file reviewed later wins. Topics no
+        longer in the files are removed, edited or not.
+        """
+        while True:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(self._key, self._edited)
+                    edited = {
+                        as_text(topic): dt.date.fromisoformat(as_text(day))
+                        for topic, day in (await pipe.hgetall(self._edited)).items()
+                    }
+                    newer = [
+                        t
+                        for t, day in edited.items()
+                        if t in entries and day >= entries[t].reviewed
+                    ]
+                    current = await pipe.hmget(self._key, newer) if newer else []
+                    kept = {
+                        t: raw for t, raw in zip(newer, current, strict=True) if raw is not None
+                    }
+                    mapping: dict[str | bytes | bytearray | memoryview | int | float, Any] = {
+                        topic: entry.model_dump_json() for topic, entry in entries.items()
+                    }
+                    mapping.update(kept)
+                    stale = [t for t in edited if t not in kept]
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.delete(self._key)
+                    if mapping:
+                        pipe.hset(self._key, mapping=mapping)
+                    if stale:
+                        pipe.hdel(self._edited, *stale)
+                    await pipe.execute()
+                    return sorted(kept)
+                except WatchError:
+                    continue  # an editor published meanwhile: read again
+
+    async def put(self, entry: FaqEntry, edited_on: dt.date | None = None) -> None:
+        """Publish one entry (validated again: a copy with changes may have skipped validation).
+
+        `edited_on`: the day an editor published it; such an entry survives `publish`.
+        """
+        checked = FaqEntry.model_validate(entry.model_dump())
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._key)
-            if mapping:
-                pipe.hset(self._key, mapping=mapping)
+            pipe.hset(self._key, checked.id, checked.model_dump_json())
+            if edited_on is not None:
+                pipe.hset(self._edited, checked.id, edited_on.isoformat())
             await pipe.execute()
 
-    async def put(self, entry: FaqEntry) -> None:
-        """Publish one entry (validated again: a copy with changes may have skipped validation)."""
-        checked = FaqEntry.model_validate(entry.model_dump())
-        await self._redis.hset(self._key, checked.id, checked.model_dump_json())
-
     async def remove(self, topic: str) -> None:
-        await self._redis.hdel(self._key, topic)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(self._key, topic)
+            pipe.hdel(self._edited, topic)
+            await pipe.execute()
 
     async def get(self, topic: str) -> FaqEntry | None:
         raw = await self._redis.hget(self._key, topic)
         return None if raw is None else FaqEntry.model_validate_json(raw)
+
+    async def all(self) -> dict[str, FaqEntry]:
+        return {
+            as_text(topic): FaqEntry.model_validate_json(raw)
+            for topic, raw in (await self._redis.hgetall(self._key)).items()
+        }
 
     async def titles(self, topics: list[str]) -> dict[str, str]:
         """Titles of the published topics among `topics` (unpublished ones are left out)."""
@@ -130,10 +184,7 @@ class ContentStore:
         }
 
     async def topic_ids(self) -> set[str]:
-        return {
-            key.decode() if isinstance(key, bytes) else key
-            for key in await self._redis.hkeys(self._key)
-        }
+        return {as_text(key) for key in await self._redis.hkeys(self._key)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,15 +205,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(entries)} FAQ entries are valid.")
         return 0
 
-    async def publish() -> None:
+    async def publish() -> list[str]:
         redis = redis_from_env()
         try:
-            await ContentStore(redis, redis_prefix()).publish(entries)
+            return await ContentStore(redis, redis_prefix()).publish(entries)
         finally:
             await redis.aclose()
 
-    asyncio.run(publish())
+    kept = asyncio.run(publish())
     print(f"Published {len(entries)} FAQ entries.")
+    if kept:
+        print(f"Kept {len(kept)} newer edit(s) from the console: {', '.join(kept)}.")
     return 0
 
 

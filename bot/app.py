@@ -14,7 +14,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from actions.pseudonym import deployment_secret
 from actions.retention import run_once_per_interval
-from bot import chat, health, webchat
+from bot import chat, console, health, webchat
 from bot.access import SessionSigner, security_headers
 from bot.channels.setup import add_routes, channels_ctx
 from bot.errors import json_errors
@@ -117,6 +117,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SAFETY] = SafetyNet.load(domain)
     app.cleanup_ctx.extend([_http_session, _redis, channels_ctx, reminders_ctx, _retention])
     add_routes(app)
+    console.setup(app)
     app.router.add_get("/", webchat.page)
     app.router.add_static("/static/", webchat.STATIC)
     app.router.add_post("/api/v1/chat", chat.chat)

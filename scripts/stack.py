@@ -292,6 +292,9 @@ def main() -> int:
     print(
         f"Kawan Sehat is ready. Web chat: {stack.chat_url}  (logs in {stack.log_dir}; Ctrl+C stops)"
     )
+    print(
+        f"Console: {stack.chat_url}console/  (first admin: python -m bot.console create-admin NAME)"
+    )
     stopping = asyncio.Event()
     loop = asyncio.new_event_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
