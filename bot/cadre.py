@@ -389,10 +389,6 @@ def _out_key(prefix: str, token: str) -> str:
     return f"{prefix}cadre:out:{token}"
 
 
-def _recent_key(prefix: str, cadre_id: str) -> str:
-    return f"{prefix}cadre:recent:{cadre_id}"
-
-
 _TOKEN = re.compile(r"^[0-9a-f]{12}$")
 
 
@@ -507,7 +503,7 @@ class _Desk:
         }
         if sent.get("cadre") != self.cadre.id:
             raise NotFound(say_reminders("errors", "no_draft"))
-        recent = _recent_key(self.prefix, self.cadre.id)
+        recent = keys.cadre_recent(self.prefix, self.cadre.id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zadd(recent, {draft_id: float(sent.get("confirmed") or self.now)})
             pipe.zremrangebyrank(recent, 0, -(RECENT_KEPT + 1))
@@ -536,7 +532,7 @@ class _Desk:
         return [Outbound(say_reminders("errors", "no_draft"))]
 
     async def report(self) -> list[Outbound]:
-        recent = _recent_key(self.prefix, self.cadre.id)
+        recent = keys.cadre_recent(self.prefix, self.cadre.id)
         lines = []
         for raw in await self.redis.zrevrange(recent, 0, REPORTED - 1):
             broadcast_id = as_text(raw)

@@ -38,7 +38,7 @@ from actions.posyandu.regions import Regions, time_zone_of
 from actions.posyandu.schedule import Change
 from actions.store import redis_from_env, redis_prefix
 
-__all__ = ["ImportReport", "import_all", "import_file", "main"]
+__all__ = ["ImportReport", "import_all", "import_file", "main", "store_changes"]
 
 
 @dataclass
@@ -113,6 +113,14 @@ async def import_all(
     await directory.set_holidays(holiday_days)
     report.holidays = len(holiday_days)
     return report
+
+
+async def store_changes(directory: Directory, changes: dict[str, list[Change]]) -> int:
+    """Store one-off changes made elsewhere (the console) exactly as the changes file's:
+    merged with those stored, subscribers told of each new or different one. The caller
+    has checked them (a known Posyandu, a day its rule has a session). Returns the number
+    of change notices handed to the reminder engine."""
+    return await _store_changes(directory, changes)
 
 
 async def _store_changes(directory: Directory, kept: dict[str, list[Change]]) -> int:

@@ -53,6 +53,7 @@ __all__ = [
     "Draft",
     "Preview",
     "add_cadre",
+    "broadcast_message",
     "broadcasts_per_week",
     "cadre_for",
     "cancel_session",
@@ -377,7 +378,7 @@ async def confirm_broadcast(
     users = await live_subscribers(redis, prefix, draft.posyandu_id, now)
     contacts = await contacts_of(redis, prefix, users, draft.posyandu_id)
     zone = time_zone_of(record.village_code)
-    text = f"{_broadcast_text(record, draft.text)}\n{say('reminder', 'stop_hint')}"
+    text = broadcast_message(record, draft.text)
     template = template_name("broadcast")
     due = max(draft.send_at, now)
     sent = keys.cadre_sent(prefix, draft.id)
@@ -632,6 +633,12 @@ def _parse_cadre(cadre_id: str, raw: dict[bytes | str, bytes | str]) -> Cadre:
 
 def _broadcast_text(record: PosyanduRecord, text: str) -> str:
     return say("broadcast", "message", name=record.name, text=text)
+
+
+def broadcast_message(record: PosyanduRecord, text: str) -> str:
+    """The text each subscriber gets for a broadcast (with how to stop): what
+    `confirm_broadcast` sends, for previews that show it exactly."""
+    return f"{_broadcast_text(record, _clean_text(text))}\n{say('reminder', 'stop_hint')}"
 
 
 def _clean_text(text: str) -> str:

@@ -20,7 +20,8 @@ Indices (what the planner walks; each member is also pruned when its record is g
 
 Cadres: cadre:rec:{id} (hash), cadre:ids (set), cadre:code:{code} (24 h),
 cadre:draft:{broadcast} (1 day), cadre:bc:{broadcast} (30 days, no text),
-cadre:week:{posyandu} (zset of the week's broadcasts).
+cadre:week:{posyandu} (zset of the week's broadcasts), cadre:recent:{cadre} (zset of the
+cadre's latest broadcast ids, no text; written by the chat and the console).
 Written at STOP and erasure (actions/optout.py), read here and removed by a new consent:
 optout:{user}.
 """
@@ -36,6 +37,7 @@ __all__ = [
     "cadre_draft",
     "cadre_ids",
     "cadre_link",
+    "cadre_recent",
     "cadre_record",
     "cadre_sent",
     "cadre_tries",
@@ -97,3 +99,8 @@ def cadre_sent(prefix: str, broadcast_id: str) -> str:
 
 def cadre_week(prefix: str, posyandu_id: str) -> str:
     return f"{prefix}cadre:week:{posyandu_id}"
+
+
+def cadre_recent(prefix: str, cadre_id: str) -> str:
+    """The cadre's latest broadcasts, for their delivery reports (bot/cadre.py, the console)."""
+    return f"{prefix}cadre:recent:{cadre_id}"

@@ -10,7 +10,16 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bot.console import admin_views, content_views, login_views
+from bot.console import (
+    admin_views,
+    cadre_views,
+    content_views,
+    dashboard_views,
+    inbox_views,
+    login_views,
+    posyandu_views,
+    sheets_views,
+)
 from bot.console.pages import console_pages, error_page
 from bot.console.state import CONSOLE, Console
 from bot.keys import REDIS, SETTINGS
@@ -36,9 +45,12 @@ async def _console_ctx(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     """Mount the console (call after the Redis cleanup context is registered)."""
     console = web.Application(middlewares=[console_pages])
-    for views in (login_views, admin_views, content_views):
+    for views in (login_views, admin_views, content_views, posyandu_views, cadre_views):
+        console.router.add_routes(views.routes)
+    for views in (sheets_views, inbox_views, dashboard_views):
         console.router.add_routes(views.routes)
     console.router.add_route("*", "/{tail:.*}", _not_found)
     app.router.add_get(PREFIX, _to_start)
     app.add_subapp(PREFIX, console)
     app.cleanup_ctx.append(_console_ctx)
+    app.cleanup_ctx.append(sheets_views.sheets_ctx)

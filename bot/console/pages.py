@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 from urllib.parse import quote
 
 import jinja2
-from aiohttp import web
+from aiohttp import BodyPartReader, MultipartReader, web
 from redis.exceptions import RedisError
 
 from bot.console.auth import ROLE_LABELS, Account, Permission
@@ -35,6 +35,7 @@ from bot.console.state import CONSOLE
 from bot.keys import SETTINGS
 
 __all__ = [
+    "UPLOAD",
     "Visitor",
     "console_pages",
     "current_account",
@@ -45,6 +46,7 @@ __all__ = [
     "requires",
     "see_other",
     "start_session_cookie",
+    "streams_upload",
     "visitor",
 ]
 
@@ -109,6 +111,7 @@ class Visitor:
 
 
 VISITOR = web.RequestKey("console_visitor", Visitor)
+UPLOAD = web.RequestKey("console_upload", MultipartReader)
 
 
 def visitor(request: web.Request) -> Visitor:
@@ -198,8 +201,39 @@ async def _find_visitor(request: web.Request) -> Visitor:
 async def _csrf_valid(request: web.Request, who: Visitor) -> bool:
     if who.new_pre_token:
         return False  # a form we never served
-    given = request.headers.get("X-CSRF-Token") or (await request.post()).get("csrf")
+    given: object = request.headers.get("X-CSRF-Token")
+    if not given and getattr(request.match_info.handler, "streams_upload", False):
+        given = await _first_csrf_field(request)
+    elif not given:
+        given = (await request.post()).get("csrf")
     return same_token(given if isinstance(given, str) else None, who.csrf)
+
+
+def streams_upload(handler: Handler) -> Handler:
+    """Mark a POST handler that reads its own multipart body (a file larger than the
+    gateway's body limit): the form's first field must be `csrf`, which the middleware
+    checks; the handler reads the other parts from `request[UPLOAD]`."""
+    handler.streams_upload = True  # type: ignore[attr-defined]
+    return handler
+
+
+async def _first_csrf_field(request: web.Request) -> str | None:
+    if not request.content_type.startswith("multipart/form-data"):
+        return None
+    try:
+        reader = await request.multipart()
+        part = await reader.next()
+    except (ValueError, AssertionError):
+        return None
+    if not isinstance(part, BodyPartReader) or part.name != "csrf":
+        return None
+    value = b""
+    while chunk := await part.read_chunk(256):
+        value += chunk
+        if len(value) > 256:
+            return None
+    request[UPLOAD] = reader
+    return value.decode(errors="replace")
 
 
 @web.middleware
