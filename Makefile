@@ -53,6 +53,14 @@ $(SPACY_MODEL)/meta.json: $(VENV_RASA)/.installed scripts/build_spacy_model.py
 $(MODEL): $(VENV_RASA)/.installed $(TRAINING_FILES)
 	$(RASA) train --fixed-model-name kawan-sehat --out models --quiet
 
+.PHONY: console-admin
+console-admin: $(VENV_APP)/.installed ## Create a console admin: make console-admin NAME=<name> (asks for the password)
+	@[ -n "$(NAME)" ] || { echo "Usage: make console-admin NAME=<name>" >&2; exit 2; }
+	@set -a; if [ -z "$${REDIS_URL:-}" ]; then \
+		[ -f build/run.env ] || { echo "Start the assistant first (make run), or set REDIS_URL." >&2; exit 2; }; \
+		. build/run.env; fi; set +a; \
+	$(APP_PY) -m bot.console create-admin "$(NAME)"
+
 .PHONY: train
 train: $(MODEL) ## Train the Rasa model if the training data changed
 

@@ -32,6 +32,8 @@ APP_PYTHON = ROOT / ".venv" / "app" / "bin" / "python"
 MODEL = ROOT / "models" / "kawan-sehat.tar.gz"
 DEMO_POSYANDU = ROOT / "data" / "posyandu" / "buton_utara.csv"
 LOCAL_REDIS_DIR = ROOT / "build" / "redis"
+# Where the running `make run` keeps its Redis URL for `make console-admin` (mode 600).
+RUN_ENV = ROOT / "build" / "run.env"
 # Rasa's tracker store: the latest session only, a bounded window of it
 # (connectors/tracker_store.py), expiring 30 days after the last message.
 TRACKER_STORE = "connectors.tracker_store.BoundedRedisTrackerStore"
@@ -265,6 +267,17 @@ def local_secret_key(path: Path = ROOT / "build" / "secret-key") -> str:
     return value
 
 
+def write_run_env(stack: Stack, path: Path = RUN_ENV) -> None:
+    """Where this run's Redis is, for `make console-admin` (which must reach the private
+    redis-server and its password of this run); readable by this user only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(
+        f"REDIS_URL={stack.redis_url}\nKS_REDIS_PREFIX={stack.redis_prefix}\n", encoding="utf-8"
+    )
+
+
 def main() -> int:
     redis_url = os.environ.get("REDIS_URL")
     os.environ.setdefault("KS_SECRET_KEY", local_secret_key())
@@ -292,9 +305,8 @@ def main() -> int:
     print(
         f"Kawan Sehat is ready. Web chat: {stack.chat_url}  (logs in {stack.log_dir}; Ctrl+C stops)"
     )
-    print(
-        f"Console: {stack.chat_url}console/  (first admin: python -m bot.console create-admin NAME)"
-    )
+    write_run_env(stack)
+    print(f"Console: {stack.chat_url}console/  (first admin: make console-admin NAME=<name>)")
     stopping = asyncio.Event()
     loop = asyncio.new_event_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -314,6 +326,7 @@ def main() -> int:
     try:
         loop.run_until_complete(watch())
     finally:
+        RUN_ENV.unlink(missing_ok=True)
         stack.stop()
         loop.close()
     return 0
