@@ -76,9 +76,31 @@ class Directory:
                 pipe.geoadd(self._geo, (record.lon, record.lat, record.id))
             await pipe.execute()
 
+    async def add_new(self, record: PosyanduRecord) -> bool:
+        """Add a record only if its id is free (atomic: of two at once, one wins); False
+        when the id is taken, leaving the directory unchanged."""
+        if not await self._redis.hsetnx(self._records, record.id, record.model_dump_json()):
+            return False
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(self._village + record.village_code, record.id)
+            pipe.geoadd(self._geo, (record.lon, record.lat, record.id))
+            await pipe.execute()
+        return True
+
     async def get(self, posyandu_id: str) -> PosyanduRecord | None:
         raw = await self._redis.hget(self._records, posyandu_id)
         return None if raw is None else PosyanduRecord.model_validate_json(raw)
+
+    async def get_many(self, ids: list[str]) -> dict[str, PosyanduRecord]:
+        """The records of `ids` that exist (one round trip)."""
+        if not ids:
+            return {}
+        raws = await self._redis.hmget(self._records, ids)
+        return {
+            posyandu_id: PosyanduRecord.model_validate_json(raw)
+            for posyandu_id, raw in zip(ids, raws, strict=True)
+            if raw is not None
+        }
 
     async def in_village(self, village_code: str) -> list[PosyanduRecord]:
         members = await self._redis.smembers(self._village + village_code)

@@ -9,6 +9,7 @@ their own Posyandu in the Posyandu table.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -52,7 +53,9 @@ class Choice:
     def of(cls, request: web.Request) -> Choice:
         level = request.query.get("tingkat", "kabupaten")
         raw = request.query.get("minggu", "")
-        weeks = int(raw) if raw.isdigit() and int(raw) in WEEKS else DEFAULT_WEEKS
+        weeks = (
+            int(raw) if re.fullmatch(r"[0-9]{1,3}", raw) and int(raw) in WEEKS else DEFAULT_WEEKS
+        )
         return cls(level if level in stats.LEVELS else "kabupaten", weeks)
 
     def query(self) -> str:
@@ -93,9 +96,11 @@ async def _data(request: web.Request, account: Account) -> Data:
     data.posyandu = await stats.posyandu_table(
         console.redis, console.prefix, weeks=data.week_list, scope=scope
     )
-    data.unanswered = await stats.unanswered_groups(
-        console.redis, console.prefix, scope=scope, top=TOP_UNANSWERED
-    )
+    # Only groups of at least MIN_PEOPLE questions, without their kecamatan: the dashboard
+    # is for aggregates (a group's example is one person's text; the inbox is where
+    # promoters read single questions).
+    groups = await stats.unanswered_groups(console.redis, console.prefix, scope=scope)
+    data.unanswered = [g for g in groups if g.count >= stats.MIN_PEOPLE][:TOP_UNANSWERED]
     return data
 
 

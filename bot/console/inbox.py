@@ -163,10 +163,12 @@ class InboxMarks:
                 if int(ttl) > 0:  # the question is still kept: the mark goes with it
                     pipe.set(self._key(item["id"]), encoded, px=int(ttl))
             await pipe.execute()
+        # The item id, not the question: the audit log is kept far longer than the
+        # inbox's 90 days and "hapus data saya" does not reach it.
         await self._audit.record(
             actor,
             f"inbox.{kind.value}",
-            _clip(str(leader.get("text") or "")),
+            str(leader["id"]),
             None,
             {"pertanyaan": len(members), **({"maksud": intent} if intent else {})},
         )
@@ -223,10 +225,6 @@ def _similar(leader: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
     if not str(item.get("text") or "").strip():
         return False
     return len(group_unanswered([leader, item], cutoff=CUTOFF, top=2)) == 1
-
-
-def _clip(text: str, size: int = 120) -> str:
-    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 def _inside(item: Mapping[str, Any], scope: Sequence[str]) -> bool:

@@ -89,6 +89,8 @@ __all__ = [
 
 Cell = str | int | float | bool | dt.datetime | dt.date | dt.time | None
 Progress = Callable[[int, int], Awaitable[None] | None]
+# (record before the write, or None for a new one; the record written), per chunk
+Written = Callable[[list[tuple[PosyanduRecord | None, PosyanduRecord]]], Awaitable[None]]
 Kind = Literal["faq", "posyandu"]
 
 
@@ -997,10 +999,12 @@ async def apply_posyandu(
     regions: Regions,
     in_scope: Callable[[PosyanduRecord], bool] | None = None,
     progress: Progress | None = None,
+    written: Written | None = None,
 ) -> ImportCounts:
     """Write the rows `report` found new or changed, checked again as they are read (the
     file is streamed, not held as records), with `Directory.upsert` as the importer does.
-    `progress(done, total)` counts the rows to write."""
+    `progress(done, total)` counts the rows to write; `written(before, after)` gets each
+    chunk's records as they were (None: new) and as written, for the audit log."""
     if report.kind != "posyandu" or report.digest != upload.digest:
         raise SheetError("Laporan pemeriksaan bukan untuk file ini. Periksa ulang file-nya.")
     wanted = {r.row for r in report.rows if r.status in (Status.NEW, Status.CHANGED)}
@@ -1012,10 +1016,13 @@ async def apply_posyandu(
         async for chunk in chunks:
             await _statuses(chunk, directory, in_scope)
             batch = [record for result, record in chunk if record and not result.errors]
-            written = await directory.upsert(batch)
-            counts.added += written.added
-            counts.updated += written.updated
-            counts.unchanged += written.unchanged
+            before = await directory.get_many([r.id for r in batch]) if written else {}
+            stored = await directory.upsert(batch)
+            counts.added += stored.added
+            counts.updated += stored.updated
+            counts.unchanged += stored.unchanged
+            if written is not None and batch:
+                await written([(before.get(r.id), r) for r in batch])
             done += len(chunk)
             if progress is not None:
                 await _call(progress, done, total)

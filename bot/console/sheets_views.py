@@ -372,6 +372,17 @@ async def _apply_posyandu(
     async def progress(done: int, total: int) -> None:
         await jobs.update(job, done=done, total=total)
 
+    async def written(changes: list[tuple[PosyanduRecord | None, PosyanduRecord]]) -> None:
+        """One audit entry per chunk (up to 1,000 records), before and after each record:
+        a 100,000-row file must not push the rest of the audit log out of its cap."""
+        await console.audit.record(
+            job.owner,
+            "lembar.posyandu_baris",
+            f"{job.filename}: {changes[0][1].id} … {changes[-1][1].id}",
+            {new.id: old.model_dump(mode="json") if old else None for old, new in changes},
+            {new.id: new.model_dump(mode="json") for _, new in changes},
+        )
+
     counts = await sheets.apply_posyandu(
         upload,
         checked,
@@ -379,6 +390,7 @@ async def _apply_posyandu(
         await state.regions(),
         in_scope(account),
         progress,
+        written,
     )
     await console.audit.record(
         job.owner,

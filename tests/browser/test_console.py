@@ -89,12 +89,17 @@ def test_edit_review_publish_history_and_rollback(gateway: Gateway, login: Login
     screenshot(admin, "console-audit")
 
 
-def test_a_kader_cannot_open_the_content_editor(gateway: Gateway, login: Login) -> None:
+def test_a_kader_cannot_open_the_content_editor_or_another_posyandu(
+    gateway: Gateway, login: Login
+) -> None:
     kader = login(gateway.url, "kader1", viewport=PHONE)
     expect(kader.get_by_role("link", name="Konten", exact=True)).to_have_count(0)
     response = kader.goto(f"{gateway.url}console/content/{TOPIC}")
     assert response is not None and response.status == 403
     expect(kader.get_by_text("Halaman ini bukan untuk peran Anda.")).to_be_visible()
+    # kader1 serves PY74100110081 only (tests/browser/conftest.py)
+    response = kader.goto(f"{gateway.url}console/kader/PY74100110082/siaran")
+    assert response is not None and response.status == 403
 
 
 def test_a_post_without_the_csrf_token_is_refused(gateway: Gateway, login: Login) -> None:

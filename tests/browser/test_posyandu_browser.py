@@ -90,7 +90,7 @@ def test_officer_adds_a_posyandu_and_its_cadre_broadcasts(
     invited.close()
 
     cadre = login(gateway.url, "kader.melati", viewport=PHONE)
-    cadre.get_by_role("link", name="Posyandu saya").click()
+    cadre.get_by_role("navigation").get_by_role("link", name="Posyandu saya").click()
     expect(cadre.get_by_role("heading", name=NAME)).to_be_visible()
     cadre.get_by_role("link", name="Tulis siaran").click()
     cadre.get_by_label("Pesan").fill(TEXT)

@@ -34,7 +34,7 @@ def changed_sheet(download: Path, tmp_path: Path) -> tuple[Path, int, str]:
 
 def test_an_xlsx_round_trip_makes_one_draft(gateway: Gateway, login: Login, tmp_path: Path) -> None:
     page = login(gateway.url, "ani")
-    page.get_by_role("link", name="Lembar kerja").click()
+    page.get_by_role("navigation").get_by_role("link", name="Lembar kerja").click()
     faq = page.locator("section#faq")
     with page.expect_download() as downloading:
         faq.get_by_role("link", name="Unduh XLSX").click()
@@ -122,10 +122,10 @@ def _fits(page: Page) -> None:
 def test_inbox_and_dashboard_screens(gateway: Gateway, login: Login) -> None:
     run_async(_fill(gateway.prefix))
     page = login(gateway.url, "dinkes")
-    page.get_by_role("link", name="Kotak masuk").click()
+    page.get_by_role("navigation").get_by_role("link", name="Kotak masuk").click()
     expect(page.locator(".question", has_text="[telepon]")).to_be_visible()
     screenshot(page, "console-inbox-desktop", full_page=True)
-    page.get_by_role("link", name="Dasbor").click()
+    page.get_by_role("navigation").get_by_role("link", name="Dasbor").click()
     page.get_by_label("Tingkat").select_option("kecamatan")
     page.get_by_role("button", name="Tampilkan").click()
     expect(page.locator("td.hidden-cell").first).to_have_text("<10")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from actions.inbox import UnansweredInbox
 from actions.posyandu.directory import Directory
 from actions.posyandu.records import PosyanduRecord
 from bot.console.stats import record_turn
@@ -80,3 +81,21 @@ async def test_a_bad_level_is_not_an_error_page(site: ConsoleSite) -> None:
     admin = await user(site, "dinkes", "admin")
     page = await admin.get("/console/dashboard?tingkat=dunia&minggu=999")
     assert page.status == 200 and "Belum ada pertanyaan pada periode ini." in page.text
+
+
+async def test_only_large_unanswered_groups_reach_the_dashboard(site: ConsoleSite) -> None:
+    inbox = UnansweredInbox(site.redis, site.prefix)
+    for n in range(10):
+        await inbox.add(f"obat cacar air untuk anak apa ya {n}", "web", [], region=f"{DESA}")
+    await inbox.add("anak saya digigit anjing tetangga kemarin sore", "web", [], region=DESA)
+    admin = await user(site, "dinkes", "admin")
+    page = await admin.get("/console/dashboard")
+    assert "10×" in page.text and "cacar air" in page.text
+    # one person's question, and where they live, stay in the inbox
+    assert "anjing" not in page.text and "kec. " not in page.text
+
+
+async def test_odd_digits_in_the_query_are_not_an_error(site: ConsoleSite) -> None:
+    admin = await user(site, "dinkes", "admin")
+    page = await admin.get("/console/dashboard?minggu=²")
+    assert page.status == 200

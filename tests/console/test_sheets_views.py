@@ -195,5 +195,10 @@ async def test_an_officer_imports_a_large_posyandu_sheet_of_their_own_area(
     assert "700 Posyandu ditambah, 0 diubah." in page.text
     assert await directory.get("PYUJI0699") is not None
     assert await directory.get("PYLUAR0001") is None
-    [entry] = [e for e in await site.console.audit.latest(5) if e.action.startswith("lembar.")]
+    [entry] = [e for e in await site.console.audit.latest(5) if e.action.endswith("diterapkan")]
     assert entry.actor == "sari" and entry.after["ditambah"] == 700
+    # every record written is in the audit log with before (None: new) and after
+    rows = [e for e in await site.console.audit.latest(20) if e.action == "lembar.posyandu_baris"]
+    after = {pid: record for e in rows for pid, record in e.after.items()}
+    assert len(after) == 700 and after["PYUJI0699"]["name"] == "Posyandu Uji 699"
+    assert all(record is None for e in rows for record in e.before.values())
