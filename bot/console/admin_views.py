@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
-from bot.console.auth import AccountError, Permission, Role, normalize_username
+from actions.posyandu.directory import Directory
+from bot.console.auth import (
+    Account,
+    AccountError,
+    Permission,
+    Role,
+    normalize_username,
+    within_scope,
+)
 from bot.console.auth import parse_regions as parse_region_list
 from bot.console.invites import Invite
 from bot.console.pages import current_account, post_form, redirect, render, requires
@@ -14,6 +24,8 @@ from bot.keys import SETTINGS
 __all__ = ["routes"]
 
 AUDIT_PAGE = 100
+OUTSIDE_SCOPE = "Wilayah akun itu di luar wilayah Anda. Minta admin Dinkes provinsi."
+_STREAM_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,19}")
 
 routes = web.RouteTableDef()
 
@@ -58,7 +70,15 @@ async def invite(request: web.Request) -> web.Response:
             raise AccountError("Pilih peran.")
         role = Role(values["role"])
         regions = parse_region_list(role, values["regions"])
-        actor = current_account(request).username
+        me = current_account(request)
+        if not await _in_scope(request, me, role, regions):
+            raise AccountError(
+                "Undangan hanya untuk wilayah di dalam wilayah Anda."
+                if regions
+                else "Isi wilayah akun ini: akun tanpa wilayah hanya dibuat oleh admin Dinkes"
+                " tanpa batas wilayah."
+            )
+        actor = me.username
         token = await request.config_dict[CONSOLE].invites.create(
             actor, Invite(username, role, regions, actor)
         )
@@ -81,12 +101,32 @@ async def enable(request: web.Request) -> web.Response:
     return await _set_disabled(request, False)
 
 
+async def _in_scope(
+    request: web.Request, actor: Account, role: Role, regions: tuple[str, ...]
+) -> bool:
+    """Whether `actor` may invite or manage an account with this role and area (a kader's
+    Posyandu are looked up in the directory for their villages)."""
+    villages: dict[str, str] = {}
+    if role is Role.KADER:
+        console = request.config_dict[CONSOLE]
+        directory = Directory(console.redis, console.prefix)
+        for posyandu_id in regions:
+            record = await directory.get(posyandu_id)
+            if record is not None:
+                villages[posyandu_id] = record.village_code
+    return within_scope(actor, role, regions, villages)
+
+
 async def _set_disabled(request: web.Request, disabled: bool) -> web.Response:
     console = request.config_dict[CONSOLE]
-    actor = current_account(request).username
+    me = current_account(request)
+    actor = me.username
     username = request.match_info["username"]
     if username == actor:
         return await _accounts_page(request, 400, "Anda tidak bisa menonaktifkan akun sendiri.")
+    target = await console.accounts.get(username)
+    if target is not None and not await _in_scope(request, me, target.role, target.regions):
+        return await _accounts_page(request, 403, OUTSIDE_SCOPE)
     try:
         await console.accounts.set_disabled(actor, username, disabled)
     except AccountError as problem:
@@ -108,5 +148,5 @@ async def audit(request: web.Request) -> web.Response:
 
 
 def _stream_id(value: str) -> bool:
-    first, _, second = value.partition("-")
-    return first.isdigit() and second.isdigit() and len(value) <= 40
+    """An audit stream id (`<ms>-<seq>`, ASCII digits only: "²".isdigit() is True)."""
+    return _STREAM_ID.fullmatch(value) is not None

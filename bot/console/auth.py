@@ -3,8 +3,13 @@
 Redis layout (under the deployment prefix):
 - `console:user:<name>`: hash with role, regions (JSON list), password (argon2 hash),
   disabled ("1"/"0"), created (ISO time); `console:users`: the set of names.
-- `console:fails:<name>`: wrong passwords in the current 15-minute window;
-  `console:locked:<name>`: present while the account is locked.
+- `console:fails:<name>:<client>`: wrong passwords for the name from one client (a keyed
+  pseudonym of its IP) in the current 15-minute window; `console:locked:<name>:<client>`:
+  present while the name is locked for that client. A lock never reaches other clients,
+  so nobody can lock an account out by guessing wrong on purpose.
+- `console:fails-all:<name>`: wrong passwords for the name from every client (15
+  minutes); past SLOW_AFTER, every attempt on the name waits SLOW_SECONDS first (a
+  slow-down for guessing from many addresses, never a lock-out).
 
 Every check of what an account may see or do is in this module.
 """
@@ -15,6 +20,7 @@ import asyncio
 import datetime as dt
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Literal
@@ -23,6 +29,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
 
+from actions.pseudonym import pseudonym
 from actions.store import as_text
 from bot.console.audit import AuditLog
 
@@ -35,16 +42,21 @@ __all__ = [
     "Role",
     "check_password",
     "normalize_username",
+    "parse_count",
+    "within_scope",
 ]
 
 MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 256  # argon2 hashes anything, but a megabyte "password" is an attack
 MAX_FAILURES = 5
 LOCK_SECONDS = 15 * 60
+SLOW_AFTER = 20  # wrong passwords for one name from all clients within LOCK_SECONDS
+SLOW_SECONDS = 3.0
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 # A region code (Kemendagri, dotted: 74, 74.10, 74.10.05, 74.10.05.2001) or a Posyandu id.
 _REGION = re.compile(r"^[0-9]{2}(\.[0-9]{2,4}){0,3}$")
 _POSYANDU = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_COUNT = re.compile(r"[0-9]{1,6}")  # ASCII digits only: "²".isdigit() is True, int() fails
 
 
 class Role(StrEnum):
@@ -110,6 +122,34 @@ class Account:
         return self.covers_region(village_code)
 
 
+def within_scope(
+    actor: Account,
+    role: Role,
+    regions: tuple[str, ...],
+    villages: Mapping[str, str] | None = None,
+) -> bool:
+    """Whether `actor` may hand out (invite) or manage an account with this role and area:
+    a global admin any; anyone else only an account whose whole area lies inside their own
+    (never an account without regions, which for an admin means every region). For a
+    kader the regions are Posyandu ids: `villages` maps those found in the directory to
+    their village codes (an unknown Posyandu is outside every area)."""
+    if actor.disabled:
+        return False
+    if actor.role is Role.ADMIN and not actor.regions:
+        return True
+    if not regions:
+        return False
+    if role is Role.KADER:
+        found = villages or {}
+        return all(p in found and actor.covers_posyandu(p, found[p]) for p in regions)
+    return all(actor.covers_region(code) for code in regions)
+
+
+def parse_count(raw: str | None, default: int) -> int:
+    """A small whole number typed or sent in a URL (ASCII digits, at most 6), else `default`."""
+    return int(raw) if raw is not None and _COUNT.fullmatch(raw) else default
+
+
 def normalize_username(raw: str) -> str | None:
     """The canonical form of a username, or None when it cannot be one."""
     name = raw.strip().lower()
@@ -148,6 +188,8 @@ LoginResult = Literal["ok", "wrong", "locked", "disabled"]
 
 
 class AccountStore:
+    slow_seconds = SLOW_SECONDS  # the wait per attempt on a name guessed from many addresses
+
     def __init__(
         self, redis: Redis, prefix: str, audit: AuditLog, hasher: PasswordHasher | None = None
     ) -> None:
@@ -203,7 +245,7 @@ class AccountStore:
             raise AccountError("Akun itu tidak ada.")
         hashed = await asyncio.to_thread(self._hasher.hash, password)
         await self._redis.hset(self._key(username), "password", hashed)
-        await self._redis.delete(*self._throttle_keys(username))
+        await self._clear_throttle(username)
         await self._audit.record(actor, "akun.kata_sandi_diganti", username, None, None)
 
     async def set_disabled(self, actor: str, username: str, disabled: bool) -> Account:
@@ -216,16 +258,25 @@ class AccountStore:
         await self._audit.record(actor, action, username, _public(before), _public(after))
         return after
 
-    async def authenticate(self, username: str, password: str) -> LoginResult:
-        """Check a password, counting failures: 5 within 15 minutes lock the name for 15."""
-        fails, locked = self._throttle_keys(username)
+    async def authenticate(
+        self, username: str, password: str, client: str = "local"
+    ) -> LoginResult:
+        """Check a password from `client` (the caller's IP), counting failures: 5 within 15
+        minutes lock the name for 15 minutes for that client only. Many failures from all
+        clients slow every attempt on the name down instead (the right password from
+        another address still gets in)."""
+        source = pseudonym(client, "console-login", 16)
+        fails, locked = self._throttle_keys(username, source)
         if await self._redis.exists(locked):
             return "locked"
+        everywhere = await self._redis.get(self._all_fails_key(username))
+        if everywhere is not None and int(everywhere) >= SLOW_AFTER:
+            await asyncio.sleep(self.slow_seconds)
         stored = await self._redis.hmget(self._key(username), ["password", "disabled"])
         hashed, disabled = (as_text(v) if v is not None else None for v in stored)
         valid = await asyncio.to_thread(self._verify, hashed or self._decoy, password)
         if hashed is None or not valid:
-            return await self._failed(fails, locked)
+            return await self._failed(username, source, exists=hashed is not None)
         await self._redis.delete(fails)
         if disabled == "1":
             return "disabled"
@@ -240,24 +291,42 @@ class AccountStore:
         except (VerificationError, InvalidHashError):
             return False
 
-    async def _failed(self, fails: str, locked: str) -> LoginResult:
+    async def _failed(self, username: str, source: str, exists: bool) -> LoginResult:
+        fails, locked = self._throttle_keys(username, source)
+        everywhere = self._all_fails_key(username)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(fails)
             pipe.expire(fails, LOCK_SECONDS, nx=True)
-            count, _ = await pipe.execute()
+            pipe.incr(everywhere)
+            pipe.expire(everywhere, LOCK_SECONDS, nx=True)
+            count, *_ = await pipe.execute()
         if int(count) < MAX_FAILURES:
             return "wrong"
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(locked, "1", ex=LOCK_SECONDS)
             pipe.delete(fails)
             await pipe.execute()
+        if exists:  # unknown names are not audited: guessing must not flood the capped log
+            after = {"menit": LOCK_SECONDS // 60, "sumber": source[:8]}
+            await self._audit.record("sistem", "akun.dikunci", username, None, after)
         return "locked"
 
-    def _throttle_keys(self, username: str) -> tuple[str, str]:
+    def _throttle_keys(self, username: str, source: str) -> tuple[str, str]:
         return (
-            f"{self._prefix}console:fails:{username}",
-            f"{self._prefix}console:locked:{username}",
+            f"{self._prefix}console:fails:{username}:{source}",
+            f"{self._prefix}console:locked:{username}:{source}",
         )
+
+    def _all_fails_key(self, username: str) -> str:
+        return f"{self._prefix}console:fails-all:{username}"
+
+    async def _clear_throttle(self, username: str) -> None:
+        """Lift every lock and count of a name (its password was just reset)."""
+        keys = [self._all_fails_key(username)]
+        for kind in ("fails", "locked"):
+            pattern = f"{self._prefix}console:{kind}:{username}:*"
+            keys += [k async for k in self._redis.scan_iter(match=pattern, count=500)]
+        await self._redis.delete(*keys)
 
 
 def _now() -> str:

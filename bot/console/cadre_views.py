@@ -17,6 +17,7 @@ from aiohttp import web
 from actions.posyandu.directory import Directory
 from actions.posyandu.records import PosyanduRecord
 from actions.posyandu.regions import time_zone_of
+from actions.reminders import keys
 from actions.reminders.cadres import (
     BROADCAST_MAX_CHARS,
     SCHEDULE_GRACE,
@@ -32,6 +33,7 @@ from actions.reminders.cadres import (
 from actions.reminders.errors import ReminderError
 from actions.reminders.planner import STOP_PAYLOAD, live_subscribers, template_name
 from actions.reminders.texts import UTC_OFFSETS, at_local, day_words, local, say
+from actions.store import as_text
 from bot.cadre import say as say_cadre
 from bot.channels.message import Choice, Outbound
 from bot.console.auth import Account, Role
@@ -232,6 +234,7 @@ async def confirm(request: web.Request) -> web.Response:
     cadre = await _cadre(request, account)
     now = time.time()
     draft_id = request.match_info["draft_id"]
+    await _require_draft_of(request, record, draft_id)
     try:
         sends = await confirm_broadcast(
             console.redis, console.prefix, cadre, draft_id, now, directory=_directory(request)
@@ -265,11 +268,21 @@ async def confirm(request: web.Request) -> web.Response:
 @routes.post("/kader/{posyandu_id}/siaran/{draft_id}/batal")
 @requires()
 async def drop(request: web.Request) -> web.Response:
-    account, _ = await _own_record(request)
+    account, record = await _own_record(request)
     console = request.config_dict[CONSOLE]
     cadre = await _cadre(request, account)
+    await _require_draft_of(request, record, request.match_info["draft_id"])
     await discard_broadcast(console.redis, console.prefix, cadre, request.match_info["draft_id"])
     redirect("/console/kader?ok=dibatalkan")
+
+
+async def _require_draft_of(request: web.Request, record: PosyanduRecord, draft_id: str) -> None:
+    """404 unless the broadcast draft is for the Posyandu of the URL (which the page, the
+    audit log and the report name). A draft gone already is left to the engine to say."""
+    console = request.config_dict[CONSOLE]
+    posyandu = await console.redis.hget(keys.cadre_draft(console.prefix, draft_id), "posyandu")
+    if posyandu is not None and as_text(posyandu) != record.id:
+        raise web.HTTPNotFound()
 
 
 def _when_words(moment: float, zone: str, now: float) -> str:

@@ -14,6 +14,8 @@ once, without retraining, and survives the start-up publish of data/faq.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,10 +27,16 @@ from redis.exceptions import WatchError
 from actions.content import ContentStore, FaqEntry
 from bot.console.audit import AuditLog
 
-__all__ = ["ContentWorkflow", "Draft", "Version", "WorkflowError"]
+__all__ = ["DRAFT_CHANGED", "ContentWorkflow", "Draft", "Version", "WorkflowError"]
 
 FILE_AUTHOR = "data/faq"
 Status = Literal["draft", "review"]
+
+
+DRAFT_CHANGED = (
+    "Draf ini sudah berubah sejak Anda membukanya. Silakan baca lagi versi terbarunya,"
+    " lalu putuskan."
+)
 
 
 class WorkflowError(Exception):
@@ -43,6 +51,12 @@ class Draft:
     updated: str
     comment: str | None = None  # why a reviewer sent it back
     commented_by: str | None = None
+
+    @property
+    def marker(self) -> str:
+        """A fingerprint of the draft as shown: review forms send it back, so a decision
+        applies only to the text the reviewer read."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:32]
 
     def to_json(self) -> str:
         return json.dumps(
@@ -158,12 +172,15 @@ class ContentWorkflow:
         draft = await self._require_draft(topic, "draft")
         return await self._change_status(actor, draft, "review", "konten.diajukan_review")
 
-    async def reject(self, actor: str, topic: str, comment: str) -> Draft:
+    async def reject(self, actor: str, topic: str, comment: str, seen: str | None = None) -> Draft:
+        """Send the draft back with a comment; with `seen` (the marker of the draft the
+        reviewer read), only if the draft is still that one."""
         comment = comment.strip()
         if not comment:
             raise WorkflowError("Tulis alasan penolakan agar penulis tahu apa yang perlu diubah.")
         draft = await self._require_draft(topic, "review")
         self._require_second_person(actor, draft)
+        _require_seen(draft, seen)
         returned = Draft(draft.entry, "draft", draft.editors, _now(), comment[:1000], actor)
         await self._redis.set(self._draft_key(topic), returned.to_json())
         await self._audit.record(actor, "konten.ditolak", topic, None, {"komentar": comment})
@@ -176,10 +193,13 @@ class ContentWorkflow:
         await self._redis.delete(self._draft_key(topic))
         await self._audit.record(actor, "konten.draf_dibuang", topic, _dump(draft.entry), None)
 
-    async def approve(self, actor: str, topic: str) -> Version:
-        """Four eyes: someone who did not edit the draft approves it, and it is published."""
+    async def approve(self, actor: str, topic: str, seen: str | None = None) -> Version:
+        """Four eyes: someone who did not edit the draft approves it, and it is published.
+        With `seen` (the marker of the draft the reviewer read), only that very draft: a
+        draft changed meanwhile is refused (WorkflowError)."""
         draft = await self._require_draft(topic, "review")
         self._require_second_person(actor, draft)
+        _require_seen(draft, seen)
         version = await self._publish(
             topic,
             lambda number: Version(number, draft.entry, draft.editors[-1], actor, _now()),
@@ -274,6 +294,11 @@ class ContentWorkflow:
         await self._redis.set(self._draft_key(draft.entry.id), changed.to_json())
         await self._audit.record(actor, action, draft.entry.id, draft.status, status)
         return changed
+
+
+def _require_seen(draft: Draft, seen: str | None) -> None:
+    if seen is not None and not hmac.compare_digest(seen.encode(), draft.marker.encode()):
+        raise WorkflowError(DRAFT_CHANGED)
 
 
 def _file_version(entry: FaqEntry) -> Version:

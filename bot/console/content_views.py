@@ -8,7 +8,7 @@ import datetime as dt
 from aiohttp import web
 
 from actions.content import MAX_ANSWER_CHARS, FaqEntry
-from bot.console.auth import Permission
+from bot.console.auth import Permission, parse_count
 from bot.console.clusters import CLUSTERS, cluster_of
 from bot.console.content import WorkflowError
 from bot.console.diff import diff_entries
@@ -112,13 +112,17 @@ async def step(request: web.Request) -> web.Response:
     topic = (await _published(request)).id
     actor = current_account(request).username
     name = request.match_info["step"]
+    form = await post_form(request)
+    # The review forms carry the marker of the draft shown; a decision without it, or
+    # on a draft changed since, is refused (the reviewer reads the new text first).
+    seen = form.get("versi", "")
     try:
         if name == "submit":
             await workflow.submit(actor, topic)
         elif name == "approve":
-            await workflow.approve(actor, topic)
+            await workflow.approve(actor, topic, seen)
         elif name == "reject":
-            await workflow.reject(actor, topic, (await post_form(request)).get("comment", ""))
+            await workflow.reject(actor, topic, form.get("comment", ""), seen)
         else:
             await workflow.discard(actor, topic)
     except WorkflowError as problem:
@@ -165,4 +169,4 @@ async def rollback(request: web.Request) -> web.Response:
 
 
 def _number(raw: str | None, default: int) -> int:
-    return int(raw) if raw is not None and raw.isdigit() and len(raw) < 7 else default
+    return parse_count(raw, default)

@@ -14,10 +14,9 @@ from bot.console.pages import (
     render,
     requires,
     see_other,
-    start_session_cookie,
     visitor,
 )
-from bot.console.sessions import COOKIE_NAME, clear_cookie
+from bot.console.sessions import COOKIE_NAME, clear_cookie, set_cookie
 from bot.console.state import CONSOLE
 from bot.keys import SETTINGS
 
@@ -34,8 +33,14 @@ routes = web.RouteTableDef()
 
 
 def _safe_next(target: str) -> str:
-    """Only a console page: never another site after login."""
-    ok = target.startswith("/console/") and "//" not in target and "\\" not in target
+    """Only a console page: never another site after login, never a header break."""
+    ok = (
+        target.startswith("/console/")
+        and "//" not in target
+        and "\\" not in target
+        and len(target) <= 2000
+        and target.isprintable()  # no CR, LF or other control characters
+    )
     return target if ok else "/console/"
 
 
@@ -58,14 +63,14 @@ async def login(request: web.Request) -> web.Response:
         return error_page(request, 429)
     username = normalize_username(form.get("username", ""))
     password = form.get("password", "")
-    result = await console.accounts.authenticate(username, password) if username else "wrong"
+    result = await console.accounts.authenticate(username, password, ip) if username else "wrong"
     if result != "ok" or username is None:
         message = LOGIN_MESSAGES[result if result != "ok" else "wrong"]
         return render(request, "login.html", status=401, next=target, error=message)
     session = await console.sessions.start(username)
     await console.audit.record(username, "akun.masuk", username, None, None)
     response = see_other(target)
-    start_session_cookie(response, request, session.token)
+    set_cookie(response, COOKIE_NAME, session.token, settings, max_age=None, request=request)
     return response
 
 

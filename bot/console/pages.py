@@ -258,10 +258,19 @@ async def console_pages(request: web.Request, handler: Handler) -> web.StreamRes
         response = error_page(request, status)
     if request[VISITOR].new_pre_token:
         settings = request.config_dict[SETTINGS]
-        set_cookie(response, PRE_COOKIE_NAME, request[VISITOR].csrf, settings, PRE_COOKIE_SECONDS)
+        set_cookie(
+            response,
+            PRE_COOKIE_NAME,
+            request[VISITOR].csrf,
+            settings,
+            PRE_COOKIE_SECONDS,
+            request=request,
+        )
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def start_session_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:
-    set_cookie(response, COOKIE_NAME, token, request.config_dict[SETTINGS], max_age=None)
+    set_cookie(
+        response, COOKIE_NAME, token, request.config_dict[SETTINGS], max_age=None, request=request
+    )

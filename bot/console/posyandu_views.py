@@ -22,10 +22,10 @@ from actions.reminders.cadres import Cadre, add_cadre, issue_link_code, list_cad
 from actions.reminders.errors import ReminderError
 from actions.reminders.planner import live_subscribers
 from actions.reminders.texts import day_words
-from bot.console.auth import Account, AccountError, Role, normalize_username
+from bot.console.auth import Account, AccountError, Role, normalize_username, within_scope
 from bot.console.cadre_accounts import link_account
 from bot.console.invites import Invite
-from bot.console.pages import current_account, post_form, redirect, render, requires
+from bot.console.pages import current_account, error_page, post_form, redirect, render, requires
 from bot.console.posyandu_forms import (
     ChangeForm,
     PosyanduForm,
@@ -45,6 +45,7 @@ from bot.keys import SETTINGS
 __all__ = ["officer", "routes"]
 
 OFFICERS = frozenset({Role.ADMIN, Role.PUSKESMAS})
+ADD_ATTEMPTS = 20
 # Notices after a redirect (?ok=...): fixed texts, never echoed input.
 DONE = {
     "ditambah": "Posyandu ditambahkan. Warga sudah bisa menemukannya.",
@@ -177,11 +178,21 @@ async def add(request: web.Request) -> web.Response:
         return _form_page(
             request, account, form, None, status, preview=_preview(form, [], holidays)
         )
-    await directory.upsert([form.record])
+    record = form.record
+    # Two officers adding a Posyandu in one village at once get the same next id: the
+    # add only takes a free id, and the one who loses takes the next one.
+    for _ in range(ADD_ATTEMPTS):
+        if await directory.add_new(record):
+            break
+        posyandu_id = await new_posyandu_id(directory, code)
+        record = record.model_copy(update={"id": posyandu_id})
+    else:
+        problem = "Posyandu belum tersimpan karena ada penambahan lain bersamaan. Coba lagi."
+        return error_page(request, 409, problem)
     await request.config_dict[CONSOLE].audit.record(
-        account.username, "posyandu.dibuat", form.record.id, None, form.record.model_dump()
+        account.username, "posyandu.dibuat", record.id, None, record.model_dump()
     )
-    redirect(f"/console/posyandu/{form.record.id}?ok=ditambah")
+    redirect(f"/console/posyandu/{record.id}?ok=ditambah")
 
 
 def _is_village(code: str) -> bool:
@@ -325,6 +336,8 @@ async def register_cadre(request: web.Request) -> web.Response:
     registered = {"cadre": cadre.id, "code": code}
     after: dict[str, object] = {"kader": cadre.id, "posyandu": [record.id]}
     if username is not None:
+        if not within_scope(account, Role.KADER, (record.id,), {record.id: record.village_code}):
+            raise web.HTTPForbidden()  # _own_record checked it; the invitation checks again
         try:
             token = await console.invites.create(
                 account.username, Invite(username, Role.KADER, (record.id,), account.username)
@@ -349,9 +362,22 @@ async def new_link_code(request: web.Request) -> web.Response:
     ]
     if not cadres or record.id not in cadres[0].posyandu_ids:
         raise web.HTTPNotFound()
+    if not await _covers_cadre(request, account, cadres[0]):
+        raise web.HTTPForbidden()  # the cadre also serves a Posyandu outside this area
     code = await issue_link_code(console.redis, console.prefix, cadre_id, time.time())
     await console.audit.record(account.username, "kader.kode_baru", cadre_id, None, None)
     return await _edit_page(request, account, record, registered={"cadre": cadre_id, "code": code})
+
+
+async def _covers_cadre(request: web.Request, account: Account, cadre: Cadre) -> bool:
+    """Whether every Posyandu the cadre serves is inside the officer's area: only then may
+    the officer act for the cadre (a link code lets a phone broadcast to all of them)."""
+    directory = _directory(request)
+    for posyandu_id in cadre.posyandu_ids:
+        record = await directory.get(posyandu_id)
+        if record is None or not account.covers_posyandu(record.id, record.village_code):
+            return False
+    return True
 
 
 def _base_url(request: web.Request) -> str:
