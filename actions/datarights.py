@@ -30,7 +30,10 @@ pseudonym) are found by that prefix and erased when the id decodes to the user's
 
 Not erased, because nothing in them points to the user: Telegram update ids (`seen:`), long
 button payloads (`button:`), the per-IP web rate counter (`rl:ip:`, two minutes, shared by
-everyone behind that address). Rasa's conversation lock (`lock:<sender id>`) exists only
+everyone behind that address), and the console dashboard's aggregates (`stats:`,
+bot/console/stats.py): counts per topic, region and week, and HyperLogLogs of a keyed
+pseudonym of the sender id, which keep no element (a HyperLogLog cannot list or remove
+one person). Rasa's conversation lock (`lock:<sender id>`) exists only
 while Rasa answers a message, and Rasa deletes it then.
 
 Erasure runs in the gateway, after the reply of the turn that confirmed it: an action
