@@ -28,6 +28,7 @@ from rasa_sdk.types import DomainDict
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from actions.posyandu.regions import kecamatan_of
 from actions.pseudonym import user_key
 from actions.reminders.store import home_desa
 from actions.store import as_text, redis_prefix, shared_redis
@@ -42,8 +43,6 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _NIK = re.compile(r"(?<!\d)\d(?:[ .-]?\d){15}(?!\d)")
 _PHONE = re.compile(r"(?<![\w+])(?:\+62|62|0)[ .-]?8(?:[ .-]?\d){6,12}(?!\d)")
 _LONG_NUMBER = re.compile(r"(?<!\d)\d(?:[ .-]?\d){9,}(?!\d)")
-# A kecamatan code, or a finer one (desa) whose kecamatan is kept: "74.10.05".
-_KECAMATAN = re.compile(r"^\d{2}\.\d{2}\.\d{2}(?:\.\d{4})?$")
 
 
 def redact(text: str) -> str:
@@ -52,13 +51,6 @@ def redact(text: str) -> str:
     text = _NIK.sub("[nik]", text)
     text = _PHONE.sub("[telepon]", text)
     return _LONG_NUMBER.sub("[angka]", text)
-
-
-def kecamatan_of(region_code: str | None) -> str | None:
-    """The kecamatan part of a kecamatan or desa code; None for anything else."""
-    if not region_code or not _KECAMATAN.match(region_code):
-        return None
-    return region_code[:8]
 
 
 class UnansweredInbox:

@@ -21,6 +21,17 @@ _PREFIXES = re.compile(
 )
 
 
+# A kecamatan code, or a desa code (whose first 8 characters are its kecamatan's).
+_KECAMATAN_OR_DESA = re.compile(r"^\d{2}\.\d{2}\.\d{2}(?:\.\d{4})?$")
+
+
+def kecamatan_of(code: str | None) -> str | None:
+    """The kecamatan code of a kecamatan or desa code ("74.10.05"); None for anything else."""
+    if not code or not _KECAMATAN_OR_DESA.match(code):
+        return None
+    return code[:8]
+
+
 def time_zone_of(code: str) -> str:
     """WIB, WITA or WIT for any region code (by its province)."""
     province = code[:2]
