@@ -18,8 +18,11 @@ COPY connectors/ connectors/
 COPY data/nlu/ data/nlu/
 COPY data/rules/ data/rules/
 COPY data/stories/ data/stories/
+# The console's retrain worker (nlu/retrain.py) scores models on the held-out sets.
+COPY bench/__init__.py bench/overlap.py bench/scores.py bench/heldout*.yml bench/
 ENV PYTHONPATH=/app TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false
-RUN /opt/venv/bin/rasa train --fixed-model-name kawan-sehat --out models --quiet
+RUN /opt/venv/bin/rasa train --fixed-model-name kawan-sehat --out models --quiet \
+ && mkdir -p models/console
 
 FROM python:3.10-slim-bookworm AS rasa
 RUN useradd --create-home --uid 10001 kawan
@@ -30,12 +33,13 @@ USER kawan
 ENV PYTHONPATH=/app TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false \
     SQLALCHEMY_SILENCE_UBER_WARNING=1 HOME=/home/kawan
 EXPOSE 5005
-ENTRYPOINT ["/opt/venv/bin/rasa"]
-# Rasa's HTTP API (histories, tracker writes, PUT /model) is not enabled: it stays off.
-# Our channel (connectors/chat_channel.py) needs RASA_TOKEN; the action server
-# needs KS_ACTION_TOKEN (endpoints.yml). Listens on the internal network only (compose).
-CMD ["run", "-i", "0.0.0.0", "-p", "5005", "--model", "models/kawan-sehat.tar.gz", \
-     "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"]
+# Rasa's HTTP API (histories, tracker writes, PUT /model) answers only with
+# RASA_API_TOKEN (the retrain worker and the console's rollback hold it). Our channel
+# (connectors/chat_channel.py) needs RASA_TOKEN; the action server needs
+# KS_ACTION_TOKEN (endpoints.yml). Listens on the internal network only (compose).
+# It starts with the model the console last put in use (models/console, a volume),
+# or the shipped one.
+CMD ["sh", "-c", "exec /opt/venv/bin/rasa run --enable-api --auth-token \"$RASA_API_TOKEN\" -i 0.0.0.0 -p 5005 --model \"$(/opt/venv/bin/python -m nlu.retrain active-model)\" --credentials credentials.yml --endpoints endpoints.yml"]
 
 # ---- Gateway and action server (Python 3.11) --------------------------------
 FROM python:3.11-slim-bookworm AS app-deps
@@ -68,6 +72,8 @@ CMD ["sh", "-c", "python -m actions.content publish data/faq && python -m action
 
 FROM app-base AS bot
 COPY --chown=kawan bot/ bot/
+# The console keeps promoters' training examples apart from the held-out sets.
+COPY --chown=kawan bench/__init__.py bench/overlap.py bench/heldout*.yml bench/
 ENV HOST=0.0.0.0 PORT=8080
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=2)"

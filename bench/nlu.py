@@ -36,6 +36,7 @@ import redis as redis_sync
 import yaml
 
 from bench.overlap import HELDOUT_FILES, read_examples, sentence_count
+from bench.scores import macro_f1
 from nlu.emergency import DECLINE_MIN, EmergencyRules, below_thresholds, decide
 from nlu.normalize import SlangDictionary, normalize
 from scripts.stack import ROOT, Stack, free_port
@@ -94,19 +95,6 @@ def post(
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def macro_f1(pairs: list[tuple[str, str]]) -> float:
-    labels = {gold for gold, _ in pairs}
-    scores = []
-    for label in labels:
-        tp = sum(1 for g, p in pairs if g == label and p == label)
-        fp = sum(1 for g, p in pairs if g != label and p == label)
-        fn = sum(1 for g, p in pairs if g == label and p != label)
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        scores.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
-    return sum(scores) / len(scores)
 
 
 def rss_mb(pid: int) -> float:

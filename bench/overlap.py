@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from rapidfuzz import fuzz, process
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_DIR = ROOT / "data" / "nlu"
@@ -77,6 +76,10 @@ def heldout_examples() -> list[Example]:
 def collisions(
     heldout: list[Example], training: list[Example], cutoff: float = NEAR_DUPLICATE
 ) -> list[Collision]:
+    # Imported here: the Rasa environment (the retrain worker) reads the held-out sets
+    # with this module but has no rapidfuzz.
+    from rapidfuzz import fuzz, process
+
     train_keys = [canonical(e.text) for e in training]
     found = []
     for example in heldout:

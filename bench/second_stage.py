@@ -23,8 +23,9 @@ from collections import Counter, defaultdict
 from types import SimpleNamespace
 from typing import Any
 
-from bench.nlu import DECLINED, FALLBACK, OUT_OF_SCOPE, RESULTS, decide_at, macro_f1
+from bench.nlu import DECLINED, FALLBACK, OUT_OF_SCOPE, RESULTS, decide_at
 from bench.overlap import training_examples
+from bench.scores import macro_f1
 from nlu.normalize import SlangDictionary, normalize
 
 WORD = re.compile(r"[^\W\d_]{3,}")

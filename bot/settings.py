@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535, alias="PORT")
     rasa_url: HttpUrl = Field(default=HttpUrl("http://127.0.0.1:5005"), alias="RASA_URL")
     rasa_token: SecretStr | None = Field(default=None, alias="RASA_TOKEN")
+    # Rasa's own HTTP API (`--enable-api --auth-token`): the console's model rollback
+    # loads a model with PUT /model. Unset: rollback is unavailable.
+    rasa_api_token: SecretStr | None = Field(default=None, alias="RASA_API_TOKEN")
     rasa_timeout_seconds: float = Field(default=10.0, gt=0, le=120, alias="RASA_TIMEOUT")
     rasa_max_concurrency: int = Field(default=8, ge=1, le=1000, alias="RASA_MAX_CONCURRENCY")
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", alias="REDIS_URL")

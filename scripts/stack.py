@@ -24,14 +24,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+import redis as redis_sync
+
+from nlu.retrain import Keys, active_model
 from scripts.local_redis import LocalRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA_BIN = ROOT / ".venv" / "rasa" / "bin" / "rasa"
+RASA_PYTHON = ROOT / ".venv" / "rasa" / "bin" / "python"
 APP_PYTHON = ROOT / ".venv" / "app" / "bin" / "python"
 MODEL = ROOT / "models" / "kawan-sehat.tar.gz"
 DEMO_POSYANDU = ROOT / "data" / "posyandu" / "buton_utara.csv"
 LOCAL_REDIS_DIR = ROOT / "build" / "redis"
+MODELS_DIR = ROOT / "models" / "console"
 # Where the running `make run` keeps its Redis URL for `make console-admin` (mode 600).
 RUN_ENV = ROOT / "build" / "run.env"
 # Rasa's tracker store: the latest session only, a bounded window of it
@@ -107,9 +112,13 @@ class Stack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     local_redis_dir: Path = LOCAL_REDIS_DIR
     local_redis: LocalRedis | None = None
-    # Rasa's own HTTP API (/model/parse, /conversations, PUT /model): off unless a
-    # benchmark asks, and then behind `rasa_api_token`.
-    rasa_api: bool = False
+    # Rasa's own HTTP API (/model/parse, /conversations, PUT /model), behind
+    # `rasa_api_token` and on 127.0.0.1: the console's retrain loads models with it.
+    rasa_api: bool = True
+    # The retrain worker (nlu/retrain.py) and where its models go.
+    trainer: bool = True
+    models_dir: Path = MODELS_DIR
+    model: Path = MODEL  # what Rasa starts with: the console's active model, if newer
     rasa_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     tokens: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # what the processes were started with
@@ -141,6 +150,7 @@ class Stack:
         self.env = env
         env["KS_API_KEYS"] = ",".join(k for k in (env.get("KS_API_KEYS"), self.api_key) if k)
         self._publish_content(env)
+        self.model = self._model_in_use()
         endpoints = self.log_dir / f"endpoints-{self.rasa_port}.yml"
         endpoints.write_text(endpoints_yaml(self.redis_url, self.actions_port, self.redis_prefix))
         self.spawn(
@@ -168,7 +178,7 @@ class Stack:
                 "-p",
                 str(self.rasa_port),
                 "--model",
-                str(MODEL),
+                str(self.model),
                 "--credentials",
                 str(ROOT / "credentials.yml"),
                 "--endpoints",
@@ -176,11 +186,31 @@ class Stack:
             ],
             env,
         )
+        rasa_api_env = {
+            "RASA_API_URL": f"http://127.0.0.1:{self.rasa_port}",
+            "RASA_API_TOKEN": self.rasa_api_token if self.rasa_api else "",
+        }
+        if self.trainer and self.rasa_api:
+            self.spawn(
+                "trainer",
+                [
+                    str(RASA_PYTHON),
+                    "-m",
+                    "nlu.retrain",
+                    "worker",
+                    "--base-model",
+                    str(MODEL),
+                    "--models-dir",
+                    str(self.models_dir),
+                ],
+                {**env, **rasa_api_env},
+            )
         self.spawn(
             "gateway",
             [str(APP_PYTHON), "-m", "bot"],
             {
                 **env,
+                **rasa_api_env,
                 "PORT": str(self.gateway_port),
                 "RASA_URL": f"http://127.0.0.1:{self.rasa_port}",
             },
@@ -202,6 +232,16 @@ class Stack:
             ["-m", "actions.posyandu.importer", "--quiet", str(DEMO_POSYANDU)],
         ):
             subprocess.run([str(APP_PYTHON), *command], env=env, cwd=ROOT, check=True)
+
+    def _model_in_use(self) -> Path:
+        """The model the console last accepted or rolled back to, if it is newer than
+        the shipped one (nlu/retrain.py decides for both `make run` and containers)."""
+        assert self.redis_url is not None
+        client = redis_sync.Redis.from_url(self.redis_url)
+        try:
+            return active_model(client, Keys(self.redis_prefix), MODEL)
+        finally:
+            client.close()
 
     def spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
         log = open(self.log_dir / f"{name}-{self.gateway_port}.log", "wb")  # noqa: SIM115

@@ -18,6 +18,7 @@ from bot.console import (
     inbox_views,
     login_views,
     posyandu_views,
+    retrain_views,
     sheets_views,
 )
 from bot.console.pages import console_pages, error_page
@@ -47,7 +48,7 @@ def setup(app: web.Application) -> None:
     console = web.Application(middlewares=[console_pages])
     for views in (login_views, admin_views, content_views, posyandu_views, cadre_views):
         console.router.add_routes(views.routes)
-    for views in (sheets_views, inbox_views, dashboard_views):
+    for views in (sheets_views, inbox_views, dashboard_views, retrain_views):
         console.router.add_routes(views.routes)
     console.router.add_route("*", "/{tail:.*}", _not_found)
     app.router.add_get(PREFIX, _to_start)

@@ -8,6 +8,8 @@ Redis layout (under the deployment prefix):
 - `console:examples`: hash, field = a digest of the text, value = JSON {intent, text,
   author, at}: training examples added by promoters, exported with the training data
   (`export_examples`). One text is an example of one intent (the last one chosen).
+  A text equal or nearly equal to a held-out utterance (bench/heldout*.yml) is refused:
+  the held-out figures that gate a retrained model are only fair if it never saw them.
 
 Marking a group marks every question as similar to its leading (newest) question as the
 grouping itself asks (`bot.console.stats.group_unanswered` with the same cutoff).
@@ -16,6 +18,7 @@ grouping itself asks (`bot.console.stats.group_unanswered` with the same cutoff)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
@@ -23,10 +26,12 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+from rapidfuzz import fuzz, process
 from redis.asyncio import Redis
 
 from actions.inbox import UnansweredInbox, redact
 from actions.store import as_text
+from bench.overlap import HELDOUT_FILES, NEAR_DUPLICATE, canonical, read_examples
 from bot.console.audit import AuditLog
 from bot.console.stats import UnansweredGroup, group_unanswered
 
@@ -39,6 +44,7 @@ __all__ = [
     "InboxMarks",
     "Mark",
     "export_examples",
+    "like_heldout",
 ]
 
 RECENT = 1000  # newest questions the page groups (the inbox keeps at most 10,000)
@@ -191,6 +197,11 @@ class ExampleStore:
             raise InboxError("Contoh kalimat terlalu pendek.")
         if len(cleaned) > MAX_EXAMPLE_CHARS:
             raise InboxError(f"Contoh kalimat paling panjang {MAX_EXAMPLE_CHARS} karakter.")
+        if like_heldout(cleaned):
+            raise InboxError(
+                "Kalimat ini terlalu mirip dengan kalimat di data uji, jadi tidak dipakai untuk"
+                " latihan (agar penilaian model tetap jujur)."
+            )
         example = Example(intent, cleaned, actor, _now())
         field = hashlib.sha256(cleaned.casefold().encode()).hexdigest()[:32]
         before = await self._redis.hget(self._key, field)
@@ -218,6 +229,26 @@ class ExampleStore:
 async def export_examples(redis: Redis, prefix: str) -> list[tuple[str, str]]:
     """(intent, text) of every training example promoters added, sorted."""
     return await ExampleStore(redis, prefix, AuditLog(redis, prefix)).export_examples()
+
+
+@functools.cache
+def _heldout_keys() -> tuple[str, ...]:
+    """The held-out utterances, canonical, read once per process. A missing set is an
+    error (never a silent pass): the gateway must ship bench/heldout*.yml."""
+    missing = [path.name for path in HELDOUT_FILES if not path.is_file()]
+    if missing:
+        raise FileNotFoundError(f"held-out sets missing: {', '.join(missing)}")
+    keys = (canonical(e.text) for path in HELDOUT_FILES for e in read_examples(path))
+    return tuple(dict.fromkeys(key for key in keys if key))
+
+
+def like_heldout(text: str) -> bool:
+    """Whether `text` equals or nearly equals (bench.overlap's NEAR_DUPLICATE) a held-out
+    utterance, after the same canonical form bench.overlap compares."""
+    found = process.extractOne(
+        canonical(text), _heldout_keys(), scorer=fuzz.ratio, score_cutoff=NEAR_DUPLICATE
+    )
+    return found is not None
 
 
 def _similar(leader: Mapping[str, Any], item: Mapping[str, Any]) -> bool:

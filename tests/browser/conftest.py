@@ -122,8 +122,13 @@ def gateway() -> Iterator[Gateway]:
         run_async(_clean(running.prefix))
 
 
+# The retrain in tests/browser/test_retrain.py finetunes for this share of the
+# configured epochs (production: 0.25), to fit CI's time.
+RETRAIN_EPOCH_FRACTION = "0.1"
+
+
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: `make test` trains it before this test")
     running = Stack(
@@ -132,6 +137,8 @@ def stack() -> Iterator[Stack]:
         gateway_port=free_port(),
         rasa_port=free_port(),
         actions_port=free_port(),
+        models_dir=tmp_path_factory.mktemp("console-models"),
+        extra_env={"KS_RETRAIN_EPOCH_FRACTION": RETRAIN_EPOCH_FRACTION},
     )
     try:
         running.start()
