@@ -27,7 +27,15 @@ from bot.cadre import RECENT_KEPT, RECENT_SECONDS
 from bot.console.auth import Account
 from bot.reminders.report import report
 
-__all__ = ["BroadcastReport", "cadre_of", "link_account", "remember_broadcast", "reports"]
+__all__ = [
+    "BroadcastReport",
+    "cadre_of",
+    "link_account",
+    "linked_accounts",
+    "remember_broadcast",
+    "reports",
+    "unlink_account",
+]
 
 
 def _key(prefix: str, username: str) -> str:
@@ -37,6 +45,22 @@ def _key(prefix: str, username: str) -> str:
 async def link_account(redis: Redis, prefix: str, username: str, cadre_id: str) -> None:
     """The console account `username` (invited or not yet) acts as this cadre."""
     await redis.set(_key(prefix, username), cadre_id, ex=CADRE_SECONDS)
+
+
+async def linked_accounts(
+    redis: Redis, prefix: str, accounts: list[Account], cadre_id: str
+) -> list[str]:
+    """The console accounts (of `accounts`) that act as this cadre."""
+    if not accounts:
+        return []
+    stored = await redis.mget([_key(prefix, a.username) for a in accounts])
+    return [
+        a.username for a, s in zip(accounts, stored, strict=True) if s and as_text(s) == cadre_id
+    ]
+
+
+async def unlink_account(redis: Redis, prefix: str, username: str) -> None:
+    await redis.delete(_key(prefix, username))
 
 
 async def cadre_of(

@@ -18,12 +18,19 @@ from actions.posyandu.importer import store_changes
 from actions.posyandu.records import PosyanduRecord
 from actions.posyandu.regions import time_zone_of
 from actions.posyandu.schedule import TIME_ZONES, Change
-from actions.reminders.cadres import Cadre, add_cadre, issue_link_code, list_cadres
+from actions.reminders.cadres import (
+    Cadre,
+    add_cadre,
+    get_cadre,
+    issue_link_code,
+    list_cadres,
+    remove_cadre,
+)
 from actions.reminders.errors import ReminderError
 from actions.reminders.planner import live_subscribers
 from actions.reminders.texts import day_words
 from bot.console.auth import Account, AccountError, Role, normalize_username, within_scope
-from bot.console.cadre_accounts import link_account
+from bot.console.cadre_accounts import link_account, linked_accounts, unlink_account
 from bot.console.invites import Invite
 from bot.console.pages import current_account, error_page, post_form, redirect, render, requires
 from bot.console.posyandu_forms import (
@@ -367,6 +374,32 @@ async def new_link_code(request: web.Request) -> web.Response:
     code = await issue_link_code(console.redis, console.prefix, cadre_id, time.time())
     await console.audit.record(account.username, "kader.kode_baru", cadre_id, None, None)
     return await _edit_page(request, account, record, registered={"cadre": cadre_id, "code": code})
+
+
+@routes.post("/posyandu/{posyandu_id}/kader/{cadre_id}/hapus")
+@requires()
+async def remove_cadre_view(request: web.Request) -> web.Response:
+    """The cadre stops serving: their record, chat link and link code go, and the console
+    accounts acting as them are disabled (else the account would register itself again)."""
+    account, record = await _own_record(request)
+    console = request.config_dict[CONSOLE]
+    cadre = await get_cadre(console.redis, console.prefix, request.match_info["cadre_id"])
+    if cadre is None or record.id not in cadre.posyandu_ids:
+        raise web.HTTPNotFound()
+    if not await _covers_cadre(request, account, cadre):
+        raise web.HTTPForbidden()  # the cadre also serves a Posyandu outside this area
+    kader_accounts = [a for a in await console.accounts.all() if a.role is Role.KADER]
+    usernames = await linked_accounts(console.redis, console.prefix, kader_accounts, cadre.id)
+    await remove_cadre(console.redis, console.prefix, cadre.id)
+    for username in usernames:
+        await console.accounts.set_disabled(account.username, username, True)
+        await unlink_account(console.redis, console.prefix, username)
+    before = {"kader": cadre.id, "posyandu": list(cadre.posyandu_ids), "akun": usernames}
+    await console.audit.record(account.username, "kader.dihapus", cadre.id, before, None)
+    done = f"Kader {cadre.id} dihapus dan tidak bisa lagi mengirim siaran."
+    if usernames:
+        done += f" Akun konsolnya ({', '.join(usernames)}) dinonaktifkan."
+    return await _edit_page(request, account, record, done=done)
 
 
 async def _covers_cadre(request: web.Request, account: Account, cadre: Cadre) -> bool:

@@ -168,3 +168,45 @@ async def test_an_invited_cadre_acts_as_the_cadre_the_officer_registered(
     assert account is not None
     cadre = await cadre_of(redis, site.prefix, account, area, time.time())
     assert cadre is not None and cadre.id == registered.id
+
+
+async def test_an_officer_removes_a_cadre_who_then_cannot_broadcast_or_log_in(
+    site: ConsoleSite, area: Directory, redis: Redis
+) -> None:
+    officer = site.browser()
+    await officer.login("kulisusu")
+    await officer.get("/console/posyandu/PYA1")
+    page = await officer.post("/console/posyandu/PYA1/kader", {"username": "kader.baru"})
+    link = page.text.split('aria-label="Tautan undangan"')[0].rsplit('value="', 1)[1].split('"')[0]
+    await site.console.invites.accept(link.rsplit("/", 1)[1], PASSWORD)
+    [registered] = await list_cadres(redis, site.prefix)
+    cadre = site.browser()
+    await cadre.login("kader.baru")
+    assert (await cadre.get("/console/kader")).status == 200
+
+    page = await officer.post(f"/console/posyandu/PYA1/kader/{registered.id}/hapus", {})
+    assert page.status == 200
+    assert f"Kader {registered.id} dihapus" in page.text
+    assert "kader.baru" in page.text and "dinonaktifkan" in page.text
+    assert await list_cadres(redis, site.prefix) == []
+    account = await site.console.accounts.get("kader.baru")
+    assert account is not None and account.disabled
+    # The cadre's session ends and the account does not register a new cadre.
+    assert "/console/login" in (await cadre.get("/console/kader")).url
+    assert await list_cadres(redis, site.prefix) == []
+    [entry] = await site.console.audit.latest(1)
+    assert entry.action == "kader.dihapus"
+    assert entry.before == {"kader": registered.id, "posyandu": ["PYA1"], "akun": ["kader.baru"]}
+
+
+async def test_a_cadre_cannot_be_removed_through_another_kecamatans_posyandu(
+    site: ConsoleSite, area: Directory, redis: Redis
+) -> None:
+    officer = site.browser()
+    await officer.login("kulisusu")
+    await officer.get("/console/posyandu/PYA1")
+    await officer.post("/console/posyandu/PYA1/kader", {})
+    [registered] = await list_cadres(redis, site.prefix)
+    page = await officer.post(f"/console/posyandu/PYB1/kader/{registered.id}/hapus", {})
+    assert page.status in (403, 404)
+    assert len(await list_cadres(redis, site.prefix)) == 1
