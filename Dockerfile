@@ -33,13 +33,13 @@ USER kawan
 ENV PYTHONPATH=/app TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false \
     SQLALCHEMY_SILENCE_UBER_WARNING=1 HOME=/home/kawan
 EXPOSE 5005
-# Rasa's HTTP API (histories, tracker writes, PUT /model) answers only with
-# RASA_API_TOKEN (the retrain worker and the console's rollback hold it). Our channel
-# (connectors/chat_channel.py) needs RASA_TOKEN; the action server needs
+# Rasa's HTTP API (histories, tracker writes, PUT /model) is not enabled: it stays off.
+# Our channel (connectors/chat_channel.py) needs RASA_TOKEN, its model route (the
+# retrain worker and the console's rollback) RASA_API_TOKEN; the action server needs
 # KS_ACTION_TOKEN (endpoints.yml). Listens on the internal network only (compose).
 # It starts with the model the console last put in use (models/console, a volume),
 # or the shipped one.
-CMD ["sh", "-c", "exec /opt/venv/bin/rasa run --enable-api --auth-token \"$RASA_API_TOKEN\" -i 0.0.0.0 -p 5005 --model \"$(/opt/venv/bin/python -m nlu.retrain active-model)\" --credentials credentials.yml --endpoints endpoints.yml"]
+CMD ["sh", "-c", "exec /opt/venv/bin/rasa run -i 0.0.0.0 -p 5005 --model \"$(/opt/venv/bin/python -m nlu.retrain active-model)\" --credentials credentials.yml --endpoints endpoints.yml"]
 
 # ---- Gateway and action server (Python 3.11) --------------------------------
 FROM python:3.11-slim-bookworm AS app-deps

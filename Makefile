@@ -16,7 +16,7 @@ export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 TRAINING_FILES := config.yml domain.yml $(wildcard data/nlu/*.yml data/rules/*.yml data/stories/*.yml) \
-	$(wildcard nlu/*.py nlu/data/*.yml)
+	$(filter-out nlu/retrain.py,$(wildcard nlu/*.py)) $(wildcard nlu/data/*.yml)
 
 .PHONY: help
 help: ## List the targets

@@ -8,10 +8,18 @@ the gateway can tell "no reply" from "Rasa failed".
 Every route needs `Authorization: Bearer <RASA_TOKEN>` (the secret the gateway
 shares with Rasa; Rasa's own `--auth-token` does not cover channel routes).
 Without RASA_TOKEN in Rasa's environment every call is refused.
+
+`/webhooks/gateway/model` (GET: the model in use; PUT {"model_file": path}: load
+another) needs `Bearer <RASA_API_TOKEN>` instead: the console's retrain worker and
+rollback use it. Unlike Rasa's own `PUT /model`, which loads on the server's event
+loop and so stalls every conversation for the tens of seconds a model takes, the
+new agent is built in a worker thread while the old one keeps answering, and takes
+over once it is ready. Without RASA_API_TOKEN these routes refuse every call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import os
@@ -28,6 +36,7 @@ logger = logging.getLogger(__name__)
 FAQ_SLOT = "last_faq_id"
 MAX_TEXT_LENGTH = 4096
 TOKEN_VARIABLE = "RASA_TOKEN"
+MODEL_TOKEN_VARIABLE = "RASA_API_TOKEN"
 
 
 def _authorized(request: Request, token: Text) -> Optional[HTTPResponse]:
@@ -93,7 +102,62 @@ class GatewayInput(InputChannel):
                 return response.json({"error": "message handling failed"}, status=500)
             return response.json({"messages": collector.messages, **turn})
 
+        model_token = os.environ.get(MODEL_TOKEN_VARIABLE, "")
+        loading = asyncio.Lock()
+
+        @webhook.route("/model", methods=["GET"])
+        async def model_in_use(request: Request) -> HTTPResponse:
+            refused = _authorized(request, model_token)
+            if refused is not None:
+                return refused
+            processor = request.app.ctx.agent.processor
+            return response.json({"model_file": processor.model_filename if processor else None})
+
+        @webhook.route("/model", methods=["PUT"])
+        async def load_model(request: Request) -> HTTPResponse:
+            refused = _authorized(request, model_token)
+            if refused is not None:
+                return refused
+            payload = request.json if isinstance(request.json, dict) else {}
+            path = payload.get("model_file")
+            loop = asyncio.get_running_loop()
+            if not isinstance(path, str) or not await loop.run_in_executor(
+                None, os.path.isfile, path
+            ):
+                return response.json({"error": "model_file is not a file here"}, status=400)
+            if loading.locked():
+                return response.json({"error": "another model is loading"}, status=409)
+            async with loading:
+                current = request.app.ctx.agent
+                try:
+                    new = await loop.run_in_executor(None, _agent_beside, current, path)
+                except Exception:
+                    logger.exception("The model %s did not load", os.path.basename(path))
+                    return response.json({"error": "the model did not load"}, status=500)
+                request.app.ctx.agent = new
+            logger.info("Model %s loaded and in use", os.path.basename(path))
+            return response.empty(status=204)
+
         return webhook
+
+
+def _agent_beside(current: Any, path: Text) -> Any:
+    """A new agent for the model at `path`, sharing the running agent's tracker store,
+    lock store and action endpoint (run in a worker thread). The domain is passed so the
+    shared tracker store never goes without one while the model loads."""
+    from rasa.core.agent import Agent
+
+    agent = Agent(
+        domain=current.domain,
+        tracker_store=current.tracker_store,
+        lock_store=current.lock_store,
+        action_endpoint=current.action_endpoint,
+        http_interpreter=current.http_interpreter,
+    )
+    agent.load_model(path)
+    if not agent.is_ready():
+        raise RuntimeError("the agent is not ready")
+    return agent
 
 
 async def _describe_turn(request: Request, sender_id: Text) -> Dict[Text, Any]:

@@ -16,10 +16,11 @@ unanswered inbox. This worker takes one job at a time:
 4. the gate: the candidate replaces the model in use only if its macro-F1 is at
    most 0.01 below, and it still recognises every danger sign of the held-out
    sets (emergency recall 1.0). Otherwise the job is "ditolak" with the reason;
-5. loads an accepted candidate into the running Rasa with its HTTP API
-   (`PUT /model`, behind RASA_API_TOKEN): Rasa swaps the agent when the new one
-   has loaded, so conversations go on. The model it replaced goes to the
-   history, from which the console rolls back.
+5. loads an accepted candidate into the running Rasa (`PUT
+   /webhooks/gateway/model`, behind RASA_API_TOKEN, connectors/chat_channel.py):
+   the new agent loads in a thread beside the old one, which keeps answering, and
+   takes over when ready. The model it replaced goes to the history, from which
+   the console rolls back.
 
 Progress, figures and the outcome are written to the job's Redis hash, which the
 console shows. The Redis keys are the console's contract (bot/console/retrain.py).
@@ -382,11 +383,15 @@ class Trainer:
         return Figures(**json.loads(result.stdout.strip().splitlines()[-1]))
 
     def load(self, model: Path) -> None:
-        """Rasa's PUT /model: the new agent takes over once it has loaded."""
+        """Rasa builds the new agent beside the old one and swaps when it is ready
+        (connectors/chat_channel.py): conversations go on meanwhile."""
         request = urllib.request.Request(
-            f"{self.rasa_url}/model?token={self.rasa_token}",
+            f"{self.rasa_url}/webhooks/gateway/model",
             data=json.dumps({"model_file": str(model.resolve())}).encode(),
-            headers={"Content-Type": "application/json"},
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {self.rasa_token}",
+            },
             method="PUT",
         )
         try:
@@ -394,7 +399,7 @@ class Trainer:
                 if answer.status != 204:
                     raise RuntimeError(f"Rasa answered {answer.status}")
         except urllib.error.HTTPError as error:
-            raise RuntimeError(f"Rasa answered {error.code} to PUT /model") from None
+            raise RuntimeError(f"Rasa answered {error.code} to the model load") from None
 
     def activate(self, model: Path, job_id: str, figures: Figures, actor: str) -> None:
         """`model` is in use now; the one it replaced goes to the history."""

@@ -112,9 +112,10 @@ class Stack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     local_redis_dir: Path = LOCAL_REDIS_DIR
     local_redis: LocalRedis | None = None
-    # Rasa's own HTTP API (/model/parse, /conversations, PUT /model), behind
-    # `rasa_api_token` and on 127.0.0.1: the console's retrain loads models with it.
-    rasa_api: bool = True
+    # Rasa's own HTTP API (/model/parse, /conversations): off unless a benchmark asks,
+    # and then behind `rasa_api_token`. The same token (RASA_API_TOKEN) guards the
+    # model route of our channel, with which the console's retrain loads models.
+    rasa_api: bool = False
     # The retrain worker (nlu/retrain.py) and where its models go.
     trainer: bool = True
     models_dir: Path = MODELS_DIR
@@ -166,6 +167,10 @@ class Stack:
             ],
             env,
         )
+        rasa_api_env = {
+            "RASA_API_URL": f"http://127.0.0.1:{self.rasa_port}",
+            "RASA_API_TOKEN": self.rasa_api_token,
+        }
         api = ["--enable-api", "--auth-token", self.rasa_api_token] if self.rasa_api else []
         self.spawn(
             "rasa",
@@ -184,13 +189,9 @@ class Stack:
                 "--endpoints",
                 str(endpoints),
             ],
-            env,
+            {**env, **rasa_api_env},
         )
-        rasa_api_env = {
-            "RASA_API_URL": f"http://127.0.0.1:{self.rasa_port}",
-            "RASA_API_TOKEN": self.rasa_api_token if self.rasa_api else "",
-        }
-        if self.trainer and self.rasa_api:
+        if self.trainer:
             self.spawn(
                 "trainer",
                 [

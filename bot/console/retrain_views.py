@@ -3,7 +3,7 @@ jobs with their held-out figures, and rollback to a model used before.
 
 Admins and promoters only. The training itself runs in the trainer worker
 (nlu/retrain.py); this page queues jobs and reads what the trainer writes. Rollback
-loads a model with Rasa's HTTP API (`PUT /model`, behind RASA_API_TOKEN).
+loads a model into Rasa (`PUT /webhooks/gateway/model`, behind RASA_API_TOKEN).
 """
 
 from __future__ import annotations
@@ -59,22 +59,24 @@ def _retraining(request: web.Request) -> Retraining:
 
 
 def _rasa_loader(request: web.Request) -> Loader | None:
-    """`PUT {RASA_URL}/model?token=...` with the model's path; None without a token."""
+    """`PUT {RASA_URL}/webhooks/gateway/model` with the model's path (the model loads
+    beside the one in use, connectors/chat_channel.py); None without a token."""
     settings = request.config_dict[SETTINGS]
     if settings.rasa_api_token is None:
         return None
-    url = (URL(str(settings.rasa_url)) / "model").with_query(
-        token=settings.rasa_api_token.get_secret_value()
-    )
+    url = URL(str(settings.rasa_url)) / "webhooks" / "gateway" / "model"
+    headers = {"Authorization": f"Bearer {settings.rasa_api_token.get_secret_value()}"}
     session = request.config_dict[HTTP_SESSION]
     timeout = aiohttp.ClientTimeout(total=RASA_LOAD_SECONDS, connect=5.0)
 
     async def load(path: str) -> None:
         try:
-            async with session.put(url, json={"model_file": path}, timeout=timeout) as response:
+            async with session.put(
+                url, json={"model_file": path}, headers=headers, timeout=timeout
+            ) as response:
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as error:
-            # The class name only: the URL carries the token.
+            # The class name only: nothing of the request in the log.
             logger.warning("Rasa PUT /model failed: %s", type(error).__name__)
             raise RasaLoadFailed(
                 "Asisten (Rasa) tidak bisa dihubungi. Model tidak diganti; coba lagi sebentar."

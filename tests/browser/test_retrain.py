@@ -1,7 +1,7 @@
 """Retrain from the console, for real: a promoter's deliberately bad training examples
 give a worse model, which the quality gate refuses, and the assistant keeps the
 model it had. Then a rollback loads a model into the running Rasa while the web chat
-keeps answering (Rasa's PUT /model, no downtime).
+keeps answering (the model loads beside the one in use: no downtime).
 
 The whole stack runs with its retrain worker (nlu/retrain.py); it finetunes the
 shipped model for RETRAIN_EPOCH_FRACTION of the configured epochs (CI's time).
@@ -14,9 +14,9 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections import defaultdict
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 from redis.asyncio import Redis
 
@@ -27,27 +27,26 @@ from scripts.stack import MODEL, Stack
 from tests.browser.conftest import Login, run_async, screenshot
 from tests.conftest import TEST_REDIS_URL
 
-# Health questions of five topics, reworded a little and labelled "not health".
-MISLABELLED_FROM = (
-    "dbd.gejala",
-    "imunisasi.jadwal",
-    "ptm.hipertensi",
-    "kehamilan.gizi",
-    "tbc.gejala",
+# A promoter's mistake, made on purpose: the training questions of six pairs of topics
+# added again under each other's label (dengue as TB, TB as dengue, ...). The candidate
+# learns contradictions and confuses each pair.
+SWAPPED = (
+    ("dbd.gejala", "tbc.gejala"),
+    ("imunisasi.jadwal", "imunisasi.kejar"),
+    ("ptm.hipertensi", "ptm.diabetes"),
+    ("kehamilan.gizi", "bayi.mpasi"),
+    ("balita.diare", "ispa.pencegahan"),
+    ("jiwa.stres", "lansia.sehat"),
 )
-PER_TOPIC = 30
 RETRAIN_MINUTES = 25
 
 
 def deliberately_bad_examples() -> list[tuple[str, str]]:
-    by_intent: dict[str, list[str]] = defaultdict(list)
-    for example in training_examples():
-        if example.intent in MISLABELLED_FROM and "[" not in example.text:
-            by_intent[example.intent].append(example.text)
+    other = {a: b for a, b in SWAPPED} | {b: a for a, b in SWAPPED}
     return [
-        ("out_of_scope", f"{text} ya kak")
-        for intent in MISLABELLED_FROM
-        for text in by_intent[intent][:PER_TOPIC]
+        (other[example.intent], example.text)
+        for example in training_examples()
+        if example.intent in other and "[" not in example.text
     ]
 
 
@@ -70,8 +69,12 @@ async def _add_examples(prefix: str, examples: list[tuple[str, str]]) -> int:
 
 
 def rasa_status(stack: Stack) -> dict[str, Any]:
-    url = f"http://127.0.0.1:{stack.rasa_port}/status?token={stack.rasa_api_token}"
-    with urllib.request.urlopen(url, timeout=30) as answer:
+    """The model Rasa uses (the model route of our channel)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{stack.rasa_port}/webhooks/gateway/model",
+        headers={"Authorization": f"Bearer {stack.rasa_api_token}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
         return dict(json.loads(answer.read()))
 
 
@@ -85,11 +88,12 @@ def chat(stack: Stack, text: str) -> dict[str, Any]:
         return dict(json.loads(answer.read()))
 
 
+@pytest.mark.timeout(RETRAIN_MINUTES * 60 + 300)
 def test_bad_examples_are_refused_by_the_gate_and_the_old_model_stays(
     stack: Stack, login: Login
 ) -> None:
     added = run_async(_add_examples(stack.redis_prefix, deliberately_bad_examples()))
-    assert added >= 100
+    assert added >= 500
     before = rasa_status(stack)["model_file"]
     asked = chat(stack, "apa saja gejala demam berdarah")["intent"]
 
@@ -148,7 +152,8 @@ def test_rollback_loads_a_model_while_the_chat_keeps_answering(stack: Stack, log
     try:
         budi = login(stack.chat_url, "budi")
         budi.goto(f"{stack.chat_url}console/model")
-        budi.get_by_role("button", name="Kembalikan").first.click()
+        # The page answers once Rasa has loaded the model (tens of seconds).
+        budi.get_by_role("button", name="Kembalikan").first.click(timeout=180_000)
         expect(budi.locator(".notice")).to_contain_text("sudah dipakai lagi", timeout=180_000)
         time.sleep(2)
     finally:

@@ -67,11 +67,12 @@ class FakeRasaApi:
 
     def app(self) -> web.Application:
         app = web.Application()
-        app.router.add_put("/model", self.load)
+        app.router.add_put("/webhooks/gateway/model", self.load)
         return app
 
     async def load(self, request: web.Request) -> web.Response:
-        self.calls.append((request.query.get("token"), await request.json()))
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        self.calls.append((bearer, await request.json()))
         return web.Response(status=self.status)
 
 

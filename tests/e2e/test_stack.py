@@ -180,13 +180,14 @@ def test_rasa_refuses_callers_without_the_shared_secret(stack: Stack) -> None:
     assert status_of(webhook, "POST") == 401
     assert status_of(webhook, "POST", {"Authorization": "Bearer wrong"}) == 403
     assert status_of(f"{rasa}/webhooks/gateway/") == 401
-    # Rasa's own API (conversation histories, tracker writes, PUT /model) answers only
-    # with the token the console's retrain worker holds.
-    assert status_of(f"{rasa}/conversations/tg:1/tracker") == 401
-    assert status_of(f"{rasa}/conversations/tg:1/tracker?token=wrong") == 401
-    assert status_of(f"{rasa}/model/parse", "POST") == 401
-    assert status_of(f"{rasa}/model", "PUT") == 401
-    assert status_of(f"{rasa}/status?token={stack.rasa_api_token}") == 200
+    # Rasa's own API (conversation histories, tracker writes, PUT /model) is off.
+    assert status_of(f"{rasa}/conversations/tg:1/tracker") == 404
+    assert status_of(f"{rasa}/model/parse", "POST") == 404
+    # The model route of our channel answers only with the retrain worker's token.
+    model = f"{rasa}/webhooks/gateway/model"
+    assert status_of(model, "PUT") == 401
+    assert status_of(model, "PUT", {"Authorization": f"Bearer {stack.tokens['RASA_TOKEN']}"}) == 403
+    assert status_of(model, "GET", {"Authorization": f"Bearer {stack.rasa_api_token}"}) == 200
 
 
 def test_the_action_server_refuses_callers_without_the_shared_secret(stack: Stack) -> None:

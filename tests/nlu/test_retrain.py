@@ -104,7 +104,7 @@ def test_epoch_progress_reads_dieTs_progress_bar() -> None:
 
 
 class FakeRasa(http.server.BaseHTTPRequestHandler):
-    """Rasa's PUT /model: 204 with the right token, 401 otherwise."""
+    """Rasa's model route (connectors/chat_channel.py): 204 with the token, 401 otherwise."""
 
     calls: ClassVar[List[Tuple[str, Dict[str, Any]]]] = []
     status = 204
@@ -112,7 +112,8 @@ class FakeRasa(http.server.BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeRasa.calls.append((self.path, body))
-        self.send_response(FakeRasa.status if "token=secret" in self.path else 401)
+        authorized = self.headers.get("Authorization") == "Bearer secret"
+        self.send_response(FakeRasa.status if authorized else 401)
         self.end_headers()
 
     def log_message(self, *args: Any) -> None:
@@ -217,7 +218,7 @@ def test_an_accepted_model_is_loaded_into_rasa_and_the_old_one_kept_for_rollback
     assert json.loads(state["candidate"])["macro_f1"] == 0.915
     assert json.loads(state["current"])["macro_f1"] == 0.920
     model = trainer.trained[0]
-    assert FakeRasa.calls == [("/model?token=secret", {"model_file": str(model.resolve())})]
+    assert FakeRasa.calls == [("/webhooks/gateway/model", {"model_file": str(model.resolve())})]
     assert client.hget(keys.active, "path").decode() == str(model.resolve())
     history = [json.loads(x) for x in client.lrange(keys.history, 0, -1)]
     assert history[0]["path"] == str(trainer.base_model.resolve())
