@@ -18,7 +18,7 @@ from bot.console.auth import Permission, parse_count
 from bot.console.inbox import ExampleStore
 from bot.console.pages import current_account, post_form, redirect, render, requires
 from bot.console.retrain import (
-    BASE_NAME,
+    BASE_MODEL,
     GATE,
     Loader,
     RetrainError,
@@ -106,7 +106,7 @@ async def _page(
         "model.html",
         status=status,
         active=await retraining.active(),
-        base_name=BASE_NAME,
+        base_name=BASE_MODEL.name,
         examples=await retraining.example_count(),
         current=current,
         jobs=await retraining.jobs(SHOWN_JOBS),
