@@ -340,6 +340,7 @@ class Trainer:
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, encoding="utf-8", errors="replace", bufsize=1,
         )  # fmt: skip
+        self.progress(job_id, 4, "Melatih model: menyiapkan fitur kalimat")
         tail = ""
         assert self.child.stdout is not None
         last = (-1, -1)

@@ -55,7 +55,7 @@ HISTORY = [
         "by": "",
     },
 ]
-REFRESH = '<meta http-equiv="refresh" content="5">'
+REFRESH = '<meta http-equiv="refresh" content="5;url=/console/model">'  # the notice goes
 
 
 @dataclass
