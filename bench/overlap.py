@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,21 +74,29 @@ def heldout_examples() -> list[Example]:
     return [e for path in HELDOUT_FILES if path.exists() for e in read_examples(path)]
 
 
-def collisions(
-    heldout: list[Example], training: list[Example], cutoff: float = NEAR_DUPLICATE
-) -> list[Collision]:
+def nearest(
+    key: str, keys: Sequence[str], cutoff: float = NEAR_DUPLICATE
+) -> tuple[int, float] | None:
+    """(index, score) of the entry of `keys` (canonical) closest to canonical `key`, if
+    its similarity reaches `cutoff`."""
     # Imported here: the Rasa environment (the retrain worker) reads the held-out sets
     # with this module but has no rapidfuzz.
     from rapidfuzz import fuzz, process
 
+    best = process.extractOne(key, keys, scorer=fuzz.ratio, score_cutoff=cutoff)
+    return None if best is None else (int(best[2]), float(best[1]))
+
+
+def collisions(
+    heldout: list[Example], training: list[Example], cutoff: float = NEAR_DUPLICATE
+) -> list[Collision]:
     train_keys = [canonical(e.text) for e in training]
     found = []
     for example in heldout:
-        key = canonical(example.text)
-        best = process.extractOne(key, train_keys, scorer=fuzz.ratio, score_cutoff=cutoff)
+        best = nearest(canonical(example.text), train_keys, cutoff)
         if best is not None:
-            _, score, index = best
-            found.append(Collision(example, training[index], float(score)))
+            index, score = best
+            found.append(Collision(example, training[index], score))
     return found
 
 

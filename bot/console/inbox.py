@@ -26,12 +26,11 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from rapidfuzz import fuzz, process
 from redis.asyncio import Redis
 
 from actions.inbox import UnansweredInbox, redact
 from actions.store import as_text
-from bench.overlap import HELDOUT_FILES, NEAR_DUPLICATE, canonical, read_examples
+from bench.overlap import HELDOUT_FILES, canonical, nearest, read_examples
 from bot.console.audit import AuditLog
 from bot.console.stats import UnansweredGroup, group_unanswered
 
@@ -245,10 +244,7 @@ def _heldout_keys() -> tuple[str, ...]:
 def like_heldout(text: str) -> bool:
     """Whether `text` equals or nearly equals (bench.overlap's NEAR_DUPLICATE) a held-out
     utterance, after the same canonical form bench.overlap compares."""
-    found = process.extractOne(
-        canonical(text), _heldout_keys(), scorer=fuzz.ratio, score_cutoff=NEAR_DUPLICATE
-    )
-    return found is not None
+    return nearest(canonical(text), _heldout_keys()) is not None
 
 
 def _similar(leader: Mapping[str, Any], item: Mapping[str, Any]) -> bool:

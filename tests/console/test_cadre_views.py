@@ -19,7 +19,7 @@ from actions.reminders.cadres import (
 )
 from bot.console.cadre_accounts import cadre_of
 from tests.cadre.conftest import planned, subscribe
-from tests.console.conftest import PASSWORD, ConsoleSite
+from tests.console.conftest import PASSWORD, Browser, ConsoleSite
 from tests.console.posyandu_fixtures import MAWAR, TERATAI, area
 
 __all__ = ["area"]
@@ -153,16 +153,22 @@ async def test_without_subscribers_nothing_is_drafted(
     assert await redis.keys(keys.cadre_draft(site.prefix, "*")) == []
 
 
-async def test_an_invited_cadre_acts_as_the_cadre_the_officer_registered(
-    site: ConsoleSite, area: Directory, redis: Redis
-) -> None:
+async def register_with_account(site: ConsoleSite, username: str) -> Browser:
+    """Officer kulisusu registers a cadre of PYA1 with a console account, which the
+    cadre takes up through the invitation; the officer's browser."""
     officer = site.browser()
     await officer.login("kulisusu")
     await officer.get("/console/posyandu/PYA1")
-    page = await officer.post("/console/posyandu/PYA1/kader", {"username": "kader.baru"})
+    page = await officer.post("/console/posyandu/PYA1/kader", {"username": username})
     link = page.text.split('aria-label="Tautan undangan"')[0].rsplit('value="', 1)[1].split('"')[0]
-    token = link.rsplit("/", 1)[1]
-    await site.console.invites.accept(token, PASSWORD)
+    await site.console.invites.accept(link.rsplit("/", 1)[1], PASSWORD)
+    return officer
+
+
+async def test_an_invited_cadre_acts_as_the_cadre_the_officer_registered(
+    site: ConsoleSite, area: Directory, redis: Redis
+) -> None:
+    await register_with_account(site, "kader.baru")
     [registered] = await list_cadres(redis, site.prefix)
     account = await site.console.accounts.get("kader.baru")
     assert account is not None
@@ -173,12 +179,7 @@ async def test_an_invited_cadre_acts_as_the_cadre_the_officer_registered(
 async def test_an_officer_removes_a_cadre_who_then_cannot_broadcast_or_log_in(
     site: ConsoleSite, area: Directory, redis: Redis
 ) -> None:
-    officer = site.browser()
-    await officer.login("kulisusu")
-    await officer.get("/console/posyandu/PYA1")
-    page = await officer.post("/console/posyandu/PYA1/kader", {"username": "kader.baru"})
-    link = page.text.split('aria-label="Tautan undangan"')[0].rsplit('value="', 1)[1].split('"')[0]
-    await site.console.invites.accept(link.rsplit("/", 1)[1], PASSWORD)
+    officer = await register_with_account(site, "kader.baru")
     [registered] = await list_cadres(redis, site.prefix)
     cadre = site.browser()
     await cadre.login("kader.baru")
