@@ -256,7 +256,15 @@ def parse(url: str, text: str) -> dict[str, Any]:
     ranking = body.get("classifier_ranking") or [
         r for r in body.get("intent_ranking") or [] if r["name"] != FALLBACK
     ]
-    return {"ranking": [{"name": r["name"], "confidence": float(r["confidence"])} for r in ranking]}
+    found = {"ranking": ranking}
+    # The two rankings nlu.linear_classifier blended, when the pipeline has it (bench/linear.py).
+    for key in ("diet_ranking", "linear_ranking"):
+        if body.get(key):
+            found[key] = body[key]
+    return {
+        key: [{"name": r["name"], "confidence": float(r["confidence"])} for r in value]
+        for key, value in found.items()
+    }
 
 
 def redis_for_bench() -> str | None:

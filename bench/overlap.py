@@ -47,10 +47,14 @@ class Collision:
     score: float
 
 
+def unannotated(text: str) -> str:
+    """The example as a user would type it: entity annotations unwrapped."""
+    return _ANNOTATION.sub(lambda m: m.group(1) or m.group(2) or "", text)
+
+
 def canonical(text: str) -> str:
     """Lower-cased words only: annotations unwrapped, punctuation and extra spaces gone."""
-    text = _ANNOTATION.sub(lambda m: m.group(1) or m.group(2) or "", text)
-    return " ".join(_NOT_WORD.sub(" ", text.lower()).split())
+    return " ".join(_NOT_WORD.sub(" ", unannotated(text).lower()).split())
 
 
 def read_examples(path: Path) -> list[Example]:

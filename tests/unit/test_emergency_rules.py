@@ -98,6 +98,8 @@ def found(rules: EmergencyRules, dictionary: SlangDictionary, text: str) -> Matc
         ("temanku pamit aneh, aku takut dia ngapa2in diri", "bunuh_diri"),
         ("suami overdosis obat", "keracunan"),
         ("adik kesiram air panas di dapur", "cedera_berat"),
+        ("anak sy main game di hp terus tiba2 kejang", "kejang"),
+        ("karakter di hp? bukan, anak saya yg kejang barusan", "kejang"),
     ],
 )
 def test_danger_signs_are_caught(
@@ -151,6 +153,8 @@ def test_danger_signs_are_caught(
         "main dbd sampe lemes, killer nya op",
         "killer dbd paling susah siapa",
         "mabar dbd nanti malam, siapa mau",
+        "semalem mabar game horor, karakterku kejang2 trs mati dimakan zombi",
+        "avatar sy pingsan mulu di level 3",
         "lagu itu menyayat hati",
         "cara mpasi step by step",
         "berat bayi 3 koma 2 kilo",
