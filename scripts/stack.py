@@ -126,6 +126,26 @@ class Stack:
     # A chat API key of this run (added to any KS_API_KEYS given) for tests and benchmarks.
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
+    def rasa_arguments(self, endpoints: Path) -> list[str]:
+        """`rasa run ...` for this stack (its HTTP API only for benchmarks, behind the token)."""
+        # "--auth-token=<token>": a generated token may start with "-", which argparse
+        # would take for an option (Rasa then exits with 2).
+        api = ["--enable-api", f"--auth-token={self.rasa_api_token}"] if self.rasa_api else []
+        return [
+            "run",
+            *api,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(self.rasa_port),
+            "--model",
+            str(self.model),
+            "--credentials",
+            str(ROOT / "credentials.yml"),
+            "--endpoints",
+            str(endpoints),
+        ]
+
     def start(self, rasa_timeout: float = 300.0) -> None:
         if not MODEL.exists():
             raise FileNotFoundError(f"{MODEL} is missing: run `make train` first")
@@ -171,26 +191,8 @@ class Stack:
             "RASA_API_URL": f"http://127.0.0.1:{self.rasa_port}",
             "RASA_API_TOKEN": self.rasa_api_token,
         }
-        api = ["--enable-api", "--auth-token", self.rasa_api_token] if self.rasa_api else []
-        self.spawn(
-            "rasa",
-            [
-                str(RASA_BIN),
-                "run",
-                *api,
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(self.rasa_port),
-                "--model",
-                str(self.model),
-                "--credentials",
-                str(ROOT / "credentials.yml"),
-                "--endpoints",
-                str(endpoints),
-            ],
-            {**env, **rasa_api_env},
-        )
+        rasa_command = [str(RASA_BIN), *self.rasa_arguments(endpoints)]
+        self.spawn("rasa", rasa_command, {**env, **rasa_api_env})
         if self.trainer:
             self.spawn(
                 "trainer",
