@@ -18,79 +18,43 @@ import sys
 import time
 from typing import Any
 
-from bench.overlap import (
-    HELDOUT_FILES,
-    read_examples,
-    sentence_count,
-    training_examples,
-    unannotated,
-)
-from bench.scores import macro_f1
-from nlu.emergency import DECLINE_MIN, EmergencyRules, below_thresholds, decide
+from bench.nlu import RESULTS, curve_row, heldout_cases
+from bench.overlap import training_examples, unannotated
+from nlu.emergency import DECLINE_MIN, EmergencyRules
 from nlu.linear import LinearModel, blend
 from nlu.normalize import SlangDictionary, normalize
 
-OUT_OF_SCOPE = ("out_of_scope", "out_of_scope_health")
-DECLINED = {"out_of_scope", "out_of_scope_health", "nlu_fallback"}
-FALLBACK = "nlu_fallback"
-RESULTS = HELDOUT_FILES[0].parents[1] / "build" / "bench" / "nlu.json"
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+AMBIGUITY = 0.05
 HEADER = (
     f"{'linear weight, fallback threshold':<34} {'macro-F1':>8} {'long':>5} {'acc':>5}"
     f" {'wrong':>6} {'declined':>8} {'oosh->faq':>9} {'oos->faq':>8}"
 )
 
 
-def predict(ranking: list[dict[str, Any]], case: dict[str, Any], threshold: float) -> str:
-    decision = decide(ranking, case["found"], case["considered"], threshold, 0.05, DECLINE_MIN)
-    if decision is not None:
-        return decision.intent
-    if below_thresholds(ranking, threshold, 0.05):
-        return FALLBACK
-    return str(ranking[0]["name"])
-
-
-def scores(cases: list[dict[str, Any]], predicted: list[str]) -> dict[str, float]:
-    pairs = [(c["gold"], p) for c, p in zip(cases, predicted, strict=True)]
-    long = [(c["gold"], p) for c, p in zip(cases, predicted, strict=True) if c["long"]]
-    in_scope = [(g, p) for g, p in pairs if g not in OUT_OF_SCOPE]
-    oos_health = [p for g, p in pairs if g == "out_of_scope_health"]
-    oos = [p for g, p in pairs if g == "out_of_scope"]
-    return {
-        "macro_f1": macro_f1(pairs),
-        "long_f1": macro_f1(long),
-        "accuracy": sum(g == p for g, p in pairs) / len(pairs),
-        "wrong_in_scope": sum(p not in (g, *DECLINED) for g, p in in_scope) / len(in_scope),
-        "declined_in_scope": sum(p in DECLINED for _, p in in_scope) / len(in_scope),
-        "oosh_as_faq": sum("." in p for p in oos_health) / len(oos_health),
-        "oos_as_faq": sum("." in p for p in oos) / len(oos),
-    }
-
-
 def row(name: str, s: dict[str, float]) -> str:
     return (
-        f"{name:<34} {s['macro_f1']:8.3f} {s['long_f1']:5.3f} {s['accuracy']:5.3f}"
-        f" {s['wrong_in_scope']:6.1%} {s['declined_in_scope']:8.1%}"
-        f" {s['oosh_as_faq']:9.1%} {s['oos_as_faq']:8.1%}"
+        f"{name:<34} {s['macro_f1']:8.3f} {s['long_macro_f1']:5.3f} {s['accuracy']:5.3f}"
+        f" {s['wrong_in_scope']:6.1%} {s['fallback_in_scope']:8.1%}"
+        f" {s['out_of_scope_health_as_faq']:9.1%} {s['out_of_scope_as_faq']:8.1%}"
     )
 
 
-def heldout_cases(dictionary: SlangDictionary, rules: EmergencyRules) -> list[dict[str, Any]]:
+def cases_with_rules(dictionary: SlangDictionary, rules: EmergencyRules) -> list[dict[str, Any]]:
+    """The held-out utterances as bench.nlu's results hold them, without a ranking yet."""
     cases = []
-    for index, path in enumerate(HELDOUT_FILES):
-        for example in read_examples(path):
-            text = example.text
-            normalized = normalize(text, dictionary).text
-            cases.append(
-                {
-                    "text": text,
-                    "normalized": normalized,
-                    "gold": example.intent,
-                    "long": index == 1 or (index == 2 and sentence_count(text) >= 3),
-                    "found": rules.match(normalized, text),
-                    "considered": rules.considered(normalized, text),
-                }
-            )
+    for text, gold, long, _ in heldout_cases():
+        normalized = normalize(text, dictionary).text
+        cases.append(
+            {
+                "text": text,
+                "normalized": normalized,
+                "gold": gold,
+                "long": long,
+                "found": rules.match(normalized, text),
+                "considered": rules.considered(normalized, text),
+            }
+        )
     return cases
 
 
@@ -116,7 +80,7 @@ def main() -> int:
     training = [
         (normalize(unannotated(e.text), dictionary).text, e.intent) for e in training_examples()
     ]
-    cases = heldout_cases(dictionary, rules)
+    cases = cases_with_rules(dictionary, rules)
     print(f"{len(training)} training examples, {len(cases)} held-out utterances")
     diet = diet_rankings(cases)
     c_value = float(sys.argv[1]) if len(sys.argv) > 1 else 100.0
@@ -137,8 +101,9 @@ def main() -> int:
                 rankings = linear
             else:
                 rankings = [blend(d, x, weight) for d, x in zip(diet, linear, strict=True)]
-            predicted = [predict(r, c, threshold) for r, c in zip(rankings, cases, strict=True)]
-            print(row(f"weight {weight:.2f}, threshold {threshold:.2f}", scores(cases, predicted)))
+            results = [{**c, "ranking": r} for c, r in zip(cases, rankings, strict=True)]
+            figures = curve_row(results, threshold, AMBIGUITY, DECLINE_MIN)
+            print(row(f"weight {weight:.2f}, threshold {threshold:.2f}", figures))
     return 0
 
 

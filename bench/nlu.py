@@ -67,6 +67,18 @@ def load_heldout(path: Path = HELDOUT) -> list[tuple[str, str]]:
     return [(example.text, example.intent) for example in read_examples(path)]
 
 
+def heldout_cases() -> list[tuple[str, str, bool, str]]:
+    """(text, gold intent, long, set) of every held-out utterance; "long" is a
+    forum-style question of three sentences or more."""
+    cases = [(text, gold, False, "short") for text, gold in load_heldout(HELDOUT)]
+    cases += [(text, gold, True, "long") for text, gold in load_heldout(HELDOUT_LONG)]
+    cases += [
+        (text, gold, sentence_count(text) >= 3, "border")
+        for text, gold in load_heldout(HELDOUT_BORDER)
+    ]
+    return cases
+
+
 def load_config_thresholds() -> tuple[float, float]:
     config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     for component in config["pipeline"]:
@@ -178,18 +190,25 @@ def curve_row(
     in_scope = [(g, p) for g, p in predicted if g not in OUT_OF_SCOPE]
     oos = [(g, p) for g, p in predicted if g in OUT_OF_SCOPE]
     long = [(r["gold"], p) for r, (_, p) in zip(results, predicted, strict=True) if r["long"]]
+    as_faq = {
+        f"{label}_as_faq": sum("." in p for g, p in oos if g == label)
+        / max(1, sum(g == label for g, _ in oos))
+        for label in OUT_OF_SCOPE
+    }
     return {
         "threshold": threshold,
         "ambiguity": ambiguity,
         "decline_min": decline_min,
         "macro_f1": macro_f1(predicted),
         "long_macro_f1": macro_f1(long),
+        "accuracy": sum(g == p for g, p in predicted) / len(predicted),
         # in-scope messages answered with another topic or intent (declines not counted)
         "wrong_in_scope": sum(p not in (g, *DECLINED) for g, p in in_scope) / len(in_scope),
         # in-scope messages declined: the fallback or an out-of-scope reply
         "fallback_in_scope": sum(p in DECLINED for _, p in in_scope) / len(in_scope),
-        # out-of-scope messages given an FAQ topic
+        # out-of-scope messages given an FAQ topic (both labels, then each)
         "oos_as_faq": sum("." in p for _, p in oos) / max(1, len(oos)),
+        **as_faq,
     }
 
 
@@ -305,12 +324,7 @@ def main() -> None:
     if "--replay" in sys.argv[1:]:
         replay()
         return
-    cases = [(text, gold, False, "short") for text, gold in load_heldout(HELDOUT)]
-    cases += [(text, gold, True, "long") for text, gold in load_heldout(HELDOUT_LONG)]
-    cases += [
-        (text, gold, sentence_count(text) >= 3, "border")
-        for text, gold in load_heldout(HELDOUT_BORDER)
-    ]
+    cases = heldout_cases()
     prefix = f"ksbench:{uuid.uuid4().hex[:8]}:"
     stack = Stack(
         redis_url=redis_for_bench(),
