@@ -28,7 +28,7 @@ class LinearModel:
     intercept: np.ndarray
 
     @classmethod
-    def fit(cls, texts: list[str], intents: list[str], c: float = 10.0) -> LinearModel:
+    def fit(cls, texts: list[str], intents: list[str], c: float = 100.0) -> LinearModel:
         # Word pairs and character 2-5 grams within words (typos, affixes, run-together words).
         words = TfidfVectorizer(
             analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b"
