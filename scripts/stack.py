@@ -218,11 +218,18 @@ class Stack:
                 "RASA_URL": f"http://127.0.0.1:{self.rasa_port}",
             },
         )
-        wait_http(f"http://127.0.0.1:{self.actions_port}/health", 60, self.processes["actions"])
-        wait_http(f"http://127.0.0.1:{self.gateway_port}/healthz", 60, self.processes["gateway"])
-        # Rasa's root route answers once the server runs (the model loads before it).
-        wait_http(f"http://127.0.0.1:{self.rasa_port}/", rasa_timeout, self.processes["rasa"])
-        wait_http(f"http://127.0.0.1:{self.gateway_port}/readyz", 30, self.processes["gateway"])
+        local = "http://127.0.0.1"
+        try:
+            wait_http(f"{local}:{self.actions_port}/health", 60, self.processes["actions"])
+            wait_http(f"{local}:{self.gateway_port}/healthz", 60, self.processes["gateway"])
+            # Rasa's root route answers once the server runs (the model loads before it).
+            wait_http(f"{local}:{self.rasa_port}/", rasa_timeout, self.processes["rasa"])
+            wait_http(f"{local}:{self.gateway_port}/readyz", 30, self.processes["gateway"])
+        except BaseException:
+            # A process that did not come up: stop the others (callers only stop a
+            # started stack; a failed benchmark start once left an action server running).
+            self.stop()
+            raise
 
     @property
     def chat_url(self) -> str:
