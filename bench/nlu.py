@@ -41,7 +41,7 @@ from nlu.emergency import DECLINE_MIN, EmergencyRules, below_thresholds, decide
 from nlu.normalize import SlangDictionary, normalize
 from scripts.stack import ROOT, Stack, free_port
 
-HELDOUT, HELDOUT_LONG, HELDOUT_BORDER = HELDOUT_FILES
+HELDOUT, HELDOUT_LONG, HELDOUT_BORDER, HELDOUT_SEALED = HELDOUT_FILES
 RESULTS = ROOT / "build" / "bench" / "nlu.json"
 OUT_OF_SCOPE = ("out_of_scope", "out_of_scope_health")
 # Each declines politely and shows the menu.
@@ -75,6 +75,10 @@ def heldout_cases() -> list[tuple[str, str, bool, str]]:
     cases += [
         (text, gold, sentence_count(text) >= 3, "border")
         for text, gold in load_heldout(HELDOUT_BORDER)
+    ]
+    cases += [
+        (text, gold, sentence_count(text) >= 3, "sealed")
+        for text, gold in load_heldout(HELDOUT_SEALED)
     ]
     return cases
 
@@ -368,11 +372,12 @@ def main() -> None:
             drop_keys(stack.redis_url, prefix)
         stack.stop()
     report = evaluate(results)
-    report["border_set"] = {
-        k: v
-        for k, v in evaluate([r for r in results if r["set"] == "border"]).items()
-        if k not in ("latency_p50_ms", "latency_p95_ms", "errors")
-    }
+    for subset in ("border", "sealed"):
+        report[f"{subset}_set"] = {
+            k: v
+            for k, v in evaluate([r for r in results if r["set"] == subset]).items()
+            if k not in ("latency_p50_ms", "latency_p95_ms", "errors")
+        }
     report["memory_rss_mb"] = memory
     report["redis"] = "private redis-server" if stack.local_redis else "redis-server"
     wrong = Counter(
