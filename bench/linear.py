@@ -1,12 +1,13 @@
 """A linear intent classifier beside DIET, measured without a Rasa training run.
 
 Trains TF-IDF (word 1-2 grams and char_wb 2-5 grams of the normalised text) with a
-logistic regression on data/nlu/, then scores the three held-out sets with the
+logistic regression on data/nlu/, then scores the held-out sets with the
 same decision rule as the pipeline (danger-sign rules first, then the ranking under
 the FallbackClassifier thresholds, declines kept from DECLINE_MIN). With the last
 `make bench-nlu` run at hand (build/bench/nlu.json, DIET's own ranking per
 utterance), it also scores DIET alone and blends of the two rankings, which is how
-the weight of nlu.linear_classifier.LinearIntentClassifier was chosen.
+the weight of nlu.linear_classifier.LinearIntentClassifier was chosen. Last, it
+prints config.yml's setting for each held-out set apart (short, long, border, sealed).
 
 Run (Rasa environment, it has scikit-learn): .venv/rasa/bin/python -m bench.linear
 """
@@ -18,8 +19,10 @@ import sys
 import time
 from typing import Any
 
-from bench.nlu import RESULTS, curve_row, heldout_cases
-from bench.overlap import training_examples, unannotated
+import yaml
+
+from bench.nlu import RESULTS, curve_row, heldout_cases, load_config_thresholds
+from bench.overlap import ROOT, training_examples, unannotated
 from nlu.emergency import DECLINE_MIN, EmergencyRules
 from nlu.linear import LinearModel, blend
 from nlu.normalize import SlangDictionary, normalize
@@ -43,7 +46,7 @@ def row(name: str, s: dict[str, float]) -> str:
 def cases_with_rules(dictionary: SlangDictionary, rules: EmergencyRules) -> list[dict[str, Any]]:
     """The held-out utterances as bench.nlu's results hold them, without a ranking yet."""
     cases = []
-    for text, gold, long, _ in heldout_cases():
+    for text, gold, long, subset in heldout_cases():
         normalized = normalize(text, dictionary).text
         cases.append(
             {
@@ -51,6 +54,7 @@ def cases_with_rules(dictionary: SlangDictionary, rules: EmergencyRules) -> list
                 "normalized": normalized,
                 "gold": gold,
                 "long": long,
+                "set": subset,
                 "found": rules.match(normalized, text),
                 "considered": rules.considered(normalized, text),
             }
@@ -104,7 +108,28 @@ def main() -> int:
             results = [{**c, "ranking": r} for c, r in zip(cases, rankings, strict=True)]
             figures = curve_row(results, threshold, AMBIGUITY, DECLINE_MIN)
             print(row(f"weight {weight:.2f}, threshold {threshold:.2f}", figures))
+    weight, (threshold, ambiguity) = config_weight(), load_config_thresholds()
+    if diet is None:
+        rankings, shown = linear, "linear alone"
+    else:
+        rankings = [blend(d, x, weight) for d, x in zip(diet, linear, strict=True)]
+        shown = f"weight {weight:.2f}"
+    results = [{**c, "ranking": r} for c, r in zip(cases, rankings, strict=True)]
+    print(f"\n{shown}, thresholds {threshold:.2f} / {ambiguity:.2f}, by held-out set:")
+    for subset in ("short", "long", "border", "sealed"):
+        chosen = [r for r in results if r["set"] == subset]
+        figures = curve_row(chosen, threshold, ambiguity, DECLINE_MIN)
+        print(row(f"{subset} ({len(chosen)})", figures))
     return 0
+
+
+def config_weight() -> float:
+    """The linear model's weight in config.yml's blend."""
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    for component in config["pipeline"]:
+        if component["name"].endswith("LinearIntentClassifier"):
+            return float(component.get("weight", 1.0))
+    return 0.0
 
 
 if __name__ == "__main__":
