@@ -100,6 +100,12 @@ def found(rules: EmergencyRules, dictionary: SlangDictionary, text: str) -> Matc
         ("adik kesiram air panas di dapur", "cedera_berat"),
         ("anak sy main game di hp terus tiba2 kejang", "kejang"),
         ("karakter di hp? bukan, anak saya yg kejang barusan", "kejang"),
+        # an overdose being prepared, feeling a burden
+        ("malam ini aku udah nyiapin obat tidur buat diminum sekaligus", "bunuh_diri"),
+        ("aku ngumpulin pil tidur dr sebulan lalu, rencananya mau kuminum semua", "bunuh_diri"),
+        ("ngerasa cuma jadi beban buat keluarga", "bunuh_diri"),
+        ("sy lg di atas jembatan, pengen loncat", "bunuh_diri_tempat"),
+        ("temenku berdiri di rooftop kantor bilang mau terjun", "bunuh_diri_tempat"),
     ],
 )
 def test_danger_signs_are_caught(
@@ -138,6 +144,13 @@ def test_danger_signs_are_caught(
         "pengawas menelan obat tugasnya apa",
         "kalo ada kecelakaan nomor yg dihubungi apa",
         "lupa minum pil kb, perlu minum 2 pil sekaligus?",
+        "obat tidur 2 tablet sekaligus boleh gk",
+        "obat tidur sama vitamin boleh diminum sekaligus?",
+        "minum obat maag dan antibiotik sekaligus boleh?",
+        "takut jadi beban anak kalau sudah tua",
+        "anak sy lomba lompat tali di lantai 2 sekolah",
+        "mancing di pinggir sungai sambil ngopi",
+        "hutang cuma jadi beban pikiran",
         "bumil wajib minum 90 tablet tambah darah ya",
         "cara melindungi anak dari asap biar ga sesak",
         # blood words that are not bleeding
