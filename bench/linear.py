@@ -19,10 +19,8 @@ import sys
 import time
 from typing import Any
 
-import yaml
-
-from bench.nlu import RESULTS, curve_row, heldout_cases, load_config_thresholds
-from bench.overlap import ROOT, training_examples, unannotated
+from bench.nlu import RESULTS, config_component, curve_row, heldout_cases, load_config_thresholds
+from bench.overlap import training_examples, unannotated
 from nlu.emergency import DECLINE_MIN, EmergencyRules
 from nlu.linear import LinearModel, blend
 from nlu.normalize import SlangDictionary, normalize
@@ -100,36 +98,45 @@ def main() -> int:
         print("(no DIET rankings: run make bench-nlu first to compare and blend)")
     print(HEADER)
     for weight in weights:
+        results = ranked(cases, diet, linear, weight)
         for threshold in THRESHOLDS:
-            if diet is None:
-                rankings = linear
-            else:
-                rankings = [blend(d, x, weight) for d, x in zip(diet, linear, strict=True)]
-            results = [{**c, "ranking": r} for c, r in zip(cases, rankings, strict=True)]
             figures = curve_row(results, threshold, AMBIGUITY, DECLINE_MIN)
             print(row(f"weight {weight:.2f}, threshold {threshold:.2f}", figures))
     weight, (threshold, ambiguity) = config_weight(), load_config_thresholds()
-    if diet is None:
-        rankings, shown = linear, "linear alone"
-    else:
-        rankings = [blend(d, x, weight) for d, x in zip(diet, linear, strict=True)]
-        shown = f"weight {weight:.2f}"
-    results = [{**c, "ranking": r} for c, r in zip(cases, rankings, strict=True)]
+    results = ranked(cases, diet, linear, weight)
+    shown = "linear alone" if diet is None else f"weight {weight:.2f}"
     print(f"\n{shown}, thresholds {threshold:.2f} / {ambiguity:.2f}, by held-out set:")
-    for subset in ("short", "long", "border", "sealed"):
+    for subset in dict.fromkeys(c["set"] for c in cases):
         chosen = [r for r in results if r["set"] == subset]
         figures = curve_row(chosen, threshold, ambiguity, DECLINE_MIN)
         print(row(f"{subset} ({len(chosen)})", figures))
     return 0
 
 
+def ranked(
+    cases: list[dict[str, Any]],
+    diet: list[list[dict[str, Any]]] | None,
+    linear: list[list[dict[str, Any]]],
+    weight: float,
+) -> list[dict[str, Any]]:
+    """The cases with the ranking the pipeline would give at this weight (the linear
+    model's alone when there are no DIET rankings)."""
+    if diet is None:
+        rankings = linear
+    else:
+        rankings = [blend(d, x, weight) for d, x in zip(diet, linear, strict=True)]
+    return [{**c, "ranking": r} for c, r in zip(cases, rankings, strict=True)]
+
+
 def config_weight() -> float:
-    """The linear model's weight in config.yml's blend."""
-    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
-    for component in config["pipeline"]:
-        if component["name"].endswith("LinearIntentClassifier"):
-            return float(component.get("weight", 1.0))
-    return 0.0
+    """The linear model's weight in config.yml's blend (its default when unset; 0 when
+    the pipeline has no linear model)."""
+    from nlu.linear_classifier import LinearIntentClassifier
+
+    component = config_component("LinearIntentClassifier")
+    if component is None:
+        return 0.0
+    return float({**LinearIntentClassifier.get_default_config(), **component}["weight"])
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ def found(rules: EmergencyRules, dictionary: SlangDictionary, text: str) -> Matc
         ("adik kesiram air panas di dapur", "cedera_berat"),
         ("anak sy main game di hp terus tiba2 kejang", "kejang"),
         ("karakter di hp? bukan, anak saya yg kejang barusan", "kejang"),
-        # an overdose being prepared, feeling a burden
+        # an overdose being prepared, feeling a burden, wanting to jump from a height
         ("malam ini aku udah nyiapin obat tidur buat diminum sekaligus", "bunuh_diri"),
         ("aku ngumpulin pil tidur dr sebulan lalu, rencananya mau kuminum semua", "bunuh_diri"),
         ("ngerasa cuma jadi beban buat keluarga", "bunuh_diri"),
@@ -150,6 +150,7 @@ def test_danger_signs_are_caught(
         "takut jadi beban anak kalau sudah tua",
         "anak sy lomba lompat tali di lantai 2 sekolah",
         "mancing di pinggir sungai sambil ngopi",
+        "anak2 pada loncat ke sungai buat renang pas 17an",
         "hutang cuma jadi beban pikiran",
         "bumil wajib minum 90 tablet tambah darah ya",
         "cara melindungi anak dari asap biar ga sesak",
