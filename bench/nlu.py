@@ -41,7 +41,7 @@ from nlu.emergency import DECLINE_MIN, EmergencyRules, below_thresholds, decide
 from nlu.normalize import SlangDictionary, normalize
 from scripts.stack import ROOT, Stack, free_port
 
-HELDOUT, HELDOUT_LONG, HELDOUT_BORDER, HELDOUT_SEALED = HELDOUT_FILES
+HELDOUT, HELDOUT_LONG, HELDOUT_BORDER, HELDOUT_SEALED, HELDOUT_SEALED2 = HELDOUT_FILES
 RESULTS = ROOT / "build" / "bench" / "nlu.json"
 OUT_OF_SCOPE = ("out_of_scope", "out_of_scope_health")
 # Each declines politely and shows the menu.
@@ -73,7 +73,11 @@ def heldout_cases() -> list[tuple[str, str, bool, str]]:
     cases = [(text, gold, False, "short") for text, gold in load_heldout(HELDOUT)]
     cases += [(text, gold, True, "long") for text, gold in load_heldout(HELDOUT_LONG)]
     # The later sets mix lengths: a message of three sentences or more counts as long.
-    for path, subset in ((HELDOUT_BORDER, "border"), (HELDOUT_SEALED, "sealed")):
+    for path, subset in (
+        (HELDOUT_BORDER, "border"),
+        (HELDOUT_SEALED, "sealed"),
+        (HELDOUT_SEALED2, "sealed2"),
+    ):
         cases += [
             (text, gold, sentence_count(text) >= 3, subset) for text, gold in load_heldout(path)
         ]
@@ -378,7 +382,7 @@ def main() -> None:
             drop_keys(stack.redis_url, prefix)
         stack.stop()
     report = evaluate(results)
-    for subset in ("border", "sealed"):
+    for subset in ("border", "sealed", "sealed2"):
         report[f"{subset}_set"] = {
             k: v
             for k, v in evaluate([r for r in results if r["set"] == subset]).items()

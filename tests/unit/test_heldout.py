@@ -15,7 +15,7 @@ from bench.overlap import (
     training_examples,
 )
 
-SHORT, LONG, BORDER, SEALED = HELDOUT_FILES
+SHORT, LONG, BORDER, SEALED, SEALED2 = HELDOUT_FILES
 
 
 def test_no_heldout_utterance_was_trained_on() -> None:
@@ -63,4 +63,4 @@ def test_every_heldout_label_is_an_intent_of_the_domain() -> None:
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     labels = {e.intent for e in heldout_examples()}
     assert labels <= set(domain["intents"]), labels - set(domain["intents"])
-    assert SHORT.exists() and LONG.exists() and BORDER.exists() and SEALED.exists()
+    assert SHORT.exists() and LONG.exists() and BORDER.exists() and SEALED.exists() and SEALED2.exists()
