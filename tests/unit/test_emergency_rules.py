@@ -35,6 +35,7 @@ def found(rules: EmergencyRules, dictionary: SlangDictionary, text: str) -> Matc
         ("seminggu setelah melahirkan darahnya masih ngucur deras", "perdarahan_kehamilan"),
         ("habis persalinan kemarin darah nifas keluar banyak sekali", "perdarahan_kehamilan"),
         ("ketuban pecah padahal baru 8 bulan", "ketuban_pecah"),
+        ("hamil 36 minggu air ketuban keluar sedikit sedikit dari tadi", "ketuban_pecah"),
         ("hamil 33 minggu, dari tadi keluar air bening terus kayak ngompol", "cairan_ketuban"),
         ("aku 28 mgg, ada bercak darah dan perut kram", "flek_kehamilan"),
         ("4 hari abis sesar, demam 39 dan darahnya bau busuk", "nifas_infeksi"),
@@ -106,6 +107,19 @@ def found(rules: EmergencyRules, dictionary: SlangDictionary, text: str) -> Matc
         ("ngerasa cuma jadi beban buat keluarga", "bunuh_diri"),
         ("sy lg di atas jembatan, pengen loncat", "bunuh_diri_tempat"),
         ("temenku berdiri di rooftop kantor bilang mau terjun", "bunuh_diri_tempat"),
+        # regional words, signs told without their name, collapse, English wording
+        ("bojoku lagi meteng 7 sasi, sirahe mumet lan pandangane burem", "preeklampsia"),
+        ("istri sy ngandung 8 bulan, muka sama tangannya bengkak, pusing berat", "preeklampsia"),
+        ("hamil 35 minggu, dari tadi pandangannya gelap", "preeklampsia"),
+        ("anakku demam terus tiba2 badannya kaku dan gemetar", "kejang"),
+        ("bayi panas tinggi, matanya mendelik dan mulutnya keluar busa", "kejang"),
+        ("bapak tiba2 ambruk di sawah", "tidak_sadar"),
+        ("mbah dipanggil2 gak nyaut, matanya merem terus", "tidak_sadar"),
+        ("lelah banget sama hidup ini, pengen udahan", "bunuh_diri"),
+        ("aku sudah ngumpulin obat-obatan, nanti malam mau kuminum semua", "bunuh_diri"),
+        ("my friend slit her wrists, lots of blood", "bunuh_diri"),
+        ("i cut my wrist again last night", "bunuh_diri"),
+        ("temen kos gw OD obat tidur", "keracunan"),
     ],
 )
 def test_danger_signs_are_caught(
@@ -183,6 +197,19 @@ def test_danger_signs_are_caught(
         "nomor ambulans berapa",
         "cara atasi diare anak",
         "luka bakar ringan kena setrika diobati apa",
+        # hypotheticals, absent signs, things that collapse, a life that is not in danger
+        "kalau suatu saat ada tamu yg pingsan atau kejang di acara, kader harus ngapain",
+        "tiap mens perut sakit sampe mau pingsan, wajar?",
+        "hasil usg air ketuban sedikit, harus gimana",
+        "kata bidan air ketuban saya agak kurang, perlu banyak minum?",
+        "makanan apa yang bisa menambah air ketuban?",
+        "anak demam 2 hari, belum ada mimisan atau muntah, masih mau makan",
+        "atap posyandu ambruk kena angin, bisa pindah ke balai desa?",
+        "harga cabai ambruk, petani rugi",
+        "bosan sama pola hidup yang gitu2 aja, mau mulai olahraga",
+        "capek kerja buat biaya hidup",
+        "kaki bengkak pas hamil 8 bulan normal ga",
+        "cara motong kuku bayi biar ga kena jari",
     ],
 )
 def test_near_misses_do_not_fire(

@@ -63,4 +63,5 @@ def test_every_heldout_label_is_an_intent_of_the_domain() -> None:
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     labels = {e.intent for e in heldout_examples()}
     assert labels <= set(domain["intents"]), labels - set(domain["intents"])
-    assert SHORT.exists() and LONG.exists() and BORDER.exists() and SEALED.exists() and SEALED2.exists()
+    for path in (SHORT, LONG, BORDER, SEALED, SEALED2):
+        assert path.exists(), path
