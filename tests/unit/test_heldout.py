@@ -24,6 +24,17 @@ def test_no_heldout_utterance_was_trained_on() -> None:
     assert not found, f"{len(found)} held-out utterances are in data/nlu:\n" + "\n".join(shown)
 
 
+def test_no_sealed_emergency_line_was_trained_on() -> None:
+    sealed = [
+        e
+        for name in ("emergency_sealed.yml", "emergency_sealed2.yml")
+        for e in read_examples(ROOT / "bench" / name)
+    ]
+    assert len(sealed) >= 240
+    found = collisions(sealed, training_examples())
+    assert not found, [f"{c.heldout.text!r} ~ {c.training.text!r}" for c in found[:20]]
+
+
 def test_the_overlap_check_catches_exact_and_near_copies() -> None:
     training = [Example("Jadwal imunisasi BCG kapan ya?", "imunisasi.jadwal", "t")]
     heldout = [
