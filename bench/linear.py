@@ -5,9 +5,11 @@ logistic regression on data/nlu/, then scores the held-out sets with the
 same decision rule as the pipeline (danger-sign rules first, then the ranking under
 the FallbackClassifier thresholds, declines kept from DECLINE_MIN). With the last
 `make bench-nlu` run at hand (build/bench/nlu.json, DIET's own ranking per
-utterance), it also scores DIET alone and blends of the two rankings, which is how
-the weight of nlu.linear_classifier.LinearIntentClassifier was chosen. Last, it
-prints config.yml's setting for each held-out set apart (short, long, border, sealed).
+utterance), it also scores DIET alone, blends of the two rankings and blends with
+DIET's confidences flattened (temperature), which is how the settings of
+nlu.linear_classifier.LinearIntentClassifier were chosen: on the short, long and
+border sets only. Last, it prints config.yml's setting for each held-out set apart,
+the sealed sets included.
 
 Run (Rasa environment, it has scikit-learn): .venv/rasa/bin/python -m bench.linear
 """
@@ -26,7 +28,10 @@ from nlu.linear import LinearModel, blend
 from nlu.normalize import SlangDictionary, normalize
 
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
-AMBIGUITY = 0.05
+WEIGHTS = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 0.85, 1.0)
+TEMPERATURES = (1.0, 2.0, 3.0, 5.0)
+# Settings are chosen on these sets; the sealed sets are only measured.
+CHOOSING_SETS = ("short", "long", "border")
 HEADER = (
     f"{'linear weight, fallback threshold':<34} {'macro-F1':>8} {'long':>5} {'acc':>5}"
     f" {'wrong':>6} {'declined':>8} {'oosh->faq':>9} {'oos->faq':>8}"
@@ -93,19 +98,32 @@ def main() -> int:
     linear = [model.ranking(c["normalized"]) for c in cases]
     each = (time.perf_counter() - started) / len(cases) * 1000
     print(f"{each:.2f} ms per message\n")
-    weights = [1.0] if diet is None else [0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0]
+    threshold, ambiguity = load_config_thresholds()
     if diet is None:
         print("(no DIET rankings: run make bench-nlu first to compare and blend)")
+    choosing = [i for i, c in enumerate(cases) if c["set"] in CHOOSING_SETS]
+    print(f"On the sets settings are chosen on ({', '.join(CHOOSING_SETS)}: {len(choosing)}),")
+    print(f"ambiguity {ambiguity:.2f}, DIET's confidences as they are:")
     print(HEADER)
-    for weight in weights:
+    for weight in [1.0] if diet is None else WEIGHTS:
         results = ranked(cases, diet, linear, weight)
-        for threshold in THRESHOLDS:
-            figures = curve_row(results, threshold, AMBIGUITY, DECLINE_MIN)
-            print(row(f"weight {weight:.2f}, threshold {threshold:.2f}", figures))
-    weight, (threshold, ambiguity) = config_weight(), load_config_thresholds()
-    results = ranked(cases, diet, linear, weight)
-    shown = "linear alone" if diet is None else f"weight {weight:.2f}"
-    print(f"\n{shown}, thresholds {threshold:.2f} / {ambiguity:.2f}, by held-out set:")
+        chosen = [results[i] for i in choosing]
+        for fallback in THRESHOLDS:
+            figures = curve_row(chosen, fallback, ambiguity, DECLINE_MIN)
+            print(row(f"weight {weight:.2f}, threshold {fallback:.2f}", figures))
+    if diet is not None:
+        print(f"\nDIET's confidences flattened (temperature), threshold {threshold:.2f}:")
+        print(HEADER.replace("linear weight, fallback threshold", "temperature, linear weight"))
+        for temperature in TEMPERATURES:
+            for weight in WEIGHTS[1:-1]:
+                results = ranked(cases, diet, linear, weight, temperature)
+                chosen = [results[i] for i in choosing]
+                figures = curve_row(chosen, threshold, ambiguity, DECLINE_MIN)
+                print(row(f"temperature {temperature:.0f}, weight {weight:.2f}", figures))
+    weight, temperature = config_blend()
+    results = ranked(cases, diet, linear, weight, temperature)
+    shown = "linear alone" if diet is None else f"weight {weight:.2f}, temperature {temperature:g}"
+    print(f"\nconfig.yml: {shown}, thresholds {threshold:.2f} / {ambiguity:.2f}, by held-out set:")
     for subset in dict.fromkeys(c["set"] for c in cases):
         chosen = [r for r in results if r["set"] == subset]
         figures = curve_row(chosen, threshold, ambiguity, DECLINE_MIN)
@@ -118,25 +136,27 @@ def ranked(
     diet: list[list[dict[str, Any]]] | None,
     linear: list[list[dict[str, Any]]],
     weight: float,
+    temperature: float = 1.0,
 ) -> list[dict[str, Any]]:
-    """The cases with the ranking the pipeline would give at this weight (the linear
-    model's alone when there are no DIET rankings)."""
+    """The cases with the ranking the pipeline would give with these settings (the
+    linear model's alone when there are no DIET rankings)."""
     if diet is None:
         rankings = linear
     else:
-        rankings = [blend(d, x, weight) for d, x in zip(diet, linear, strict=True)]
+        rankings = [blend(d, x, weight, temperature) for d, x in zip(diet, linear, strict=True)]
     return [{**c, "ranking": r} for c, r in zip(cases, rankings, strict=True)]
 
 
-def config_weight() -> float:
-    """The linear model's weight in config.yml's blend (its default when unset; 0 when
-    the pipeline has no linear model)."""
+def config_blend() -> tuple[float, float]:
+    """The linear model's weight and DIET's temperature in config.yml's blend (the
+    component's defaults where unset; weight 0 when the pipeline has no linear model)."""
     from nlu.linear_classifier import LinearIntentClassifier
 
     component = config_component("LinearIntentClassifier")
     if component is None:
-        return 0.0
-    return float({**LinearIntentClassifier.get_default_config(), **component}["weight"])
+        return 0.0, 1.0
+    settings = {**LinearIntentClassifier.get_default_config(), **component}
+    return float(settings["weight"]), float(settings["diet_temperature"])
 
 
 if __name__ == "__main__":

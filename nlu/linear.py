@@ -61,16 +61,35 @@ class LinearModel:
         return [{"name": self.intents[i], "confidence": float(probabilities[i])} for i in order]
 
 
+def soften(ranking: list[dict[str, Any]], temperature: float) -> dict[str, float]:
+    """A ranking's confidences as name -> confidence, flattened by `temperature`.
+
+    Each confidence is raised to 1 / temperature and the result rescaled to the same
+    total (for a softmax, the same as dividing its logits by the temperature):
+    1.0 keeps the ranking as it is; 2.0 turns 0.99 / 0.01 into about 0.91 / 0.09.
+    """
+    confidences = {str(e["name"]): float(e.get("confidence") or 0.0) for e in ranking}
+    if temperature == 1.0 or not confidences:
+        return confidences
+    powered = {n: c ** (1.0 / temperature) for n, c in confidences.items()}
+    scale = sum(confidences.values()) / (sum(powered.values()) or 1.0)
+    return {n: c * scale for n, c in powered.items()}
+
+
 def blend(
-    diet: list[dict[str, Any]], linear: list[dict[str, Any]], weight: float
+    diet: list[dict[str, Any]],
+    linear: list[dict[str, Any]],
+    weight: float,
+    temperature: float = 1.0,
 ) -> list[dict[str, Any]]:
-    """(1 - weight) x DIET's confidence + weight x the linear model's, best first.
+    """(1 - weight) x DIET's confidence + weight x the linear model's, best first;
+    DIET's confidences first flattened by `temperature` (see soften).
 
     An intent missing from one ranking counts as 0 there (both rankings are cut to
     their top entries, whose confidences carry nearly all the mass).
     """
     names = {str(e["name"]) for e in diet} | {str(e["name"]) for e in linear}
-    first = {str(e["name"]): float(e.get("confidence") or 0.0) for e in diet}
+    first = soften(diet, temperature)
     second = {str(e["name"]): float(e.get("confidence") or 0.0) for e in linear}
     mixed = [
         {"name": n, "confidence": (1 - weight) * first.get(n, 0.0) + weight * second.get(n, 0.0)}

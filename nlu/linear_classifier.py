@@ -47,7 +47,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
     def get_default_config() -> Dict[Text, Any]:
         # weight: the linear model's share of the blended confidence (1.0: it alone).
         # C: the logistic regression's inverse regularisation.
-        return {"weight": 0.5, "C": 100.0}
+        # diet_temperature: flattens DIET's confidences before the blend (1.0: as they are).
+        return {"weight": 0.5, "C": 100.0, "diet_temperature": 1.0}
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
@@ -68,6 +69,11 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"LinearIntentClassifier: weight must be in [0, 1], not {weight}")
         self._weight = weight
+        self._temperature = float(config["diet_temperature"])
+        if self._temperature <= 0.0:
+            raise ValueError(
+                f"LinearIntentClassifier: diet_temperature must be > 0, not {self._temperature}"
+            )
         self._c = float(config["C"])
         self._model_storage = model_storage
         self._resource = resource
@@ -121,8 +127,10 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             ranking = self._model.ranking(text)
             message.set(LINEAR_RANKING, ranking[:KEPT], add_to_output=True)
             if diet:
+                # Blended from the entries kept on the message, so that the benchmark
+                # replays exactly what the pipeline did.
                 message.set(DIET_RANKING, diet[:KEPT], add_to_output=True)
-                ranking = blend(diet, ranking, self._weight)
+                ranking = blend(diet[:KEPT], ranking, self._weight, self._temperature)
             message.set(INTENT, dict(ranking[0]), add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages

@@ -127,3 +127,32 @@ def test_blend_counts_an_intent_missing_from_one_ranking_as_zero() -> None:
         ("a", 0.35),
         ("b", 0.2),
     ]
+
+
+def test_a_flattened_diet_no_longer_outvotes_a_sure_linear_model() -> None:
+    # DIET sure of the decline on one unusual word, the linear model fairly sure of the topic:
+    # as they are, the decline wins; with DIET flattened, the topic does.
+    diet = [
+        {"name": "out_of_scope_health", "confidence": 0.998},
+        {"name": "ptm.diabetes", "confidence": 0.001},
+        {"name": "ptm.hipertensi", "confidence": 0.001},
+    ]
+    linear = [
+        {"name": "ptm.diabetes", "confidence": 0.62},
+        {"name": "out_of_scope_health", "confidence": 0.33},
+        {"name": "ptm.hipertensi", "confidence": 0.05},
+    ]
+    assert blend(diet, linear, 0.75)[0]["name"] == "out_of_scope_health"
+    flattened = blend(diet, linear, 0.75, temperature=5.0)
+    assert flattened[0]["name"] == "ptm.diabetes"
+    assert sum(e["confidence"] for e in flattened) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_temperature_keeps_diet_order_and_refuses_zero(component_kwargs: Dict[str, Any]) -> None:
+    diet = [{"name": "a", "confidence": 0.9}, {"name": "b", "confidence": 0.1}]
+    alone = blend(diet, [], 0.0, temperature=3.0)
+    assert [e["name"] for e in alone] == ["a", "b"]
+    assert 0.5 < alone[0]["confidence"] < 0.9
+    settings = {**LinearIntentClassifier.get_default_config(), "diet_temperature": 0.0}
+    with pytest.raises(ValueError):
+        LinearIntentClassifier.create(settings, **component_kwargs)
