@@ -61,6 +61,11 @@ class LinearModel:
         return [{"name": self.intents[i], "confidence": float(probabilities[i])} for i in order]
 
 
+def as_confidences(ranking: list[dict[str, Any]]) -> dict[str, float]:
+    """A ranking as name -> confidence."""
+    return {str(e["name"]): float(e.get("confidence") or 0.0) for e in ranking}
+
+
 def soften(ranking: list[dict[str, Any]], temperature: float) -> dict[str, float]:
     """A ranking's confidences as name -> confidence, flattened by `temperature`.
 
@@ -68,7 +73,7 @@ def soften(ranking: list[dict[str, Any]], temperature: float) -> dict[str, float
     total (for a softmax, the same as dividing its logits by the temperature):
     1.0 keeps the ranking as it is; 2.0 turns 0.99 / 0.01 into about 0.91 / 0.09.
     """
-    confidences = {str(e["name"]): float(e.get("confidence") or 0.0) for e in ranking}
+    confidences = as_confidences(ranking)
     if temperature == 1.0 or not confidences:
         return confidences
     powered = {n: c ** (1.0 / temperature) for n, c in confidences.items()}
@@ -90,7 +95,7 @@ def blend(
     """
     names = {str(e["name"]) for e in diet} | {str(e["name"]) for e in linear}
     first = soften(diet, temperature)
-    second = {str(e["name"]): float(e.get("confidence") or 0.0) for e in linear}
+    second = as_confidences(linear)
     mixed = [
         {"name": n, "confidence": (1 - weight) * first.get(n, 0.0) + weight * second.get(n, 0.0)}
         for n in names

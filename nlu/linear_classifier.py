@@ -129,8 +129,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             if diet:
                 # Blended from the entries kept on the message, so that the benchmark
                 # replays exactly what the pipeline did.
-                message.set(DIET_RANKING, diet[:KEPT], add_to_output=True)
-                ranking = blend(diet[:KEPT], ranking, self._weight, self._temperature)
+                kept = diet[:KEPT]
+                message.set(DIET_RANKING, kept, add_to_output=True)
+                ranking = blend(kept, ranking, self._weight, self._temperature)
             message.set(INTENT, dict(ranking[0]), add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages

@@ -2,6 +2,7 @@
 
 import yaml
 
+from bench.emergency import SETS as EMERGENCY_SETS
 from bench.overlap import (
     HELDOUT_FILES,
     NEAR_DUPLICATE,
@@ -25,11 +26,8 @@ def test_no_heldout_utterance_was_trained_on() -> None:
 
 
 def test_no_sealed_emergency_line_was_trained_on() -> None:
-    sealed = [
-        e
-        for name in ("emergency_sealed.yml", "emergency_sealed2.yml")
-        for e in read_examples(ROOT / "bench" / name)
-    ]
+    paths = [path for name, files in EMERGENCY_SETS.items() if name != "held-out" for path in files]
+    sealed = [e for path in paths for e in read_examples(path)]
     assert len(sealed) >= 240
     found = collisions(sealed, training_examples())
     assert not found, [f"{c.heldout.text!r} ~ {c.training.text!r}" for c in found[:20]]
